@@ -1,0 +1,188 @@
+"""Every configuration key hodor knows, with its default and what it means.
+
+This file is the single place where keys are defined. YAML files under ``configs/`` only
+override these values (an unknown key is an error), and ``KEY VALUE`` pairs on the command
+line override both. Original HODOR key names are noted where ours differ, so users of the
+original code can translate their YAML files.
+
+Lists are used instead of tuples everywhere so that a dumped config reloads unchanged.
+"""
+
+from __future__ import annotations
+
+from fvcore.common.config import CfgNode as _FvCfgNode
+
+
+class CfgNode(_FvCfgNode):
+    """fvcore's CfgNode (yacs + ``_BASE_`` inheritance); hodor adds strictness in config.py."""
+
+
+_C = CfgNode()
+_C.VERSION = 1  # schema version of this file; bump when keys are renamed
+
+# Directory for checkpoints, logs, TensorBoard events and the resolved config.
+_C.OUTPUT_DIR = "./output"
+# Global seed. Each rank r seeds its RNGs with SEED + r; -1 draws a fresh seed (logged).
+_C.SEED = 42
+# "auto" = cuda if available else cpu; or an explicit torch device string.
+_C.DEVICE = "auto"
+
+# --------------------------------------------------------------------------------------
+# Model
+# --------------------------------------------------------------------------------------
+_C.MODEL = CfgNode()
+# Weights to start from: our checkpoint (.pth/.safetensors) or a converted original HODOR
+# file. Loaded as weights only (no optimizer state); "" = random init / backbone weights.
+_C.MODEL.WEIGHTS = ""
+# Feature width shared by FPN, encoder and decoder (original: 256, asserted).
+_C.MODEL.HIDDEN_DIM = 256
+
+_C.MODEL.BACKBONE = CfgNode()
+# Registered backbone name: swin_t (original), swin_s, swin_b, resnet18, resnet50, resnet101.
+_C.MODEL.BACKBONE.NAME = "swin_t"
+# Weights for the backbone (+FPN) only: mmdetection detector checkpoint (backbone.*, neck.*),
+# timm/torchvision ImageNet state dict, or a detectron2-style .pkl. "" = random init.
+_C.MODEL.BACKBONE.WEIGHTS = ""
+# Stochastic depth rate of Swin backbones (original: 0.2 for T/S, 0.3 for B).
+_C.MODEL.BACKBONE.DROP_PATH_RATE = 0.2
+# Number of backbone stages frozen from the input side (0 = train everything, original).
+_C.MODEL.BACKBONE.FREEZE_AT = 0
+# GroupNorm groups applied to each FPN output (original: 16).
+_C.MODEL.BACKBONE.FPN_NORM_GROUPS = 16
+
+_C.MODEL.ENCODER = CfgNode()
+_C.MODEL.ENCODER.NUM_LAYERS = 5
+_C.MODEL.ENCODER.NUM_HEADS = 8
+_C.MODEL.ENCODER.FFN_DIM = 1024
+_C.MODEL.ENCODER.DROPOUT = 0.1
+# Number of background descriptors; must be a supported grid (1, 2, 4, 9, 12, 16).
+_C.MODEL.ENCODER.NUM_BG_DESCRIPTORS = 9
+# Initial per-head soft-mask scales sigma_h. Empty list = the original [32,32,16,16,8,8,4,4]
+# for 8 heads, generalised to other head counts (see modeling/soft_masked_attention.py).
+_C.MODEL.ENCODER.MASK_SCALES = []
+# Learn sigma_h (original: True).
+_C.MODEL.ENCODER.LEARNABLE_MASK_SCALES = True
+# Add the sine position embedding to the encoder's pixel keys (original POS_ENCODINGS_IN_FMQ).
+_C.MODEL.ENCODER.POS_ENC_IN_KEYS = False
+# Use torch's scaled_dot_product_attention for soft-masked attention (exact same maths).
+_C.MODEL.ENCODER.FUSED_ATTENTION = True
+
+_C.MODEL.DECODER = CfgNode()
+_C.MODEL.DECODER.NUM_LAYERS = 5
+_C.MODEL.DECODER.NUM_HEADS = 8
+_C.MODEL.DECODER.FFN_DIM = 256
+_C.MODEL.DECODER.DROPOUT = 0.1
+# Add the sine position embedding to the decoder's pixel queries (original POS_ENCODINGS_IN_FQM).
+_C.MODEL.DECODER.POS_ENC_IN_QUERIES = True
+
+# --------------------------------------------------------------------------------------
+# Input preprocessing (shared by training and inference)
+# --------------------------------------------------------------------------------------
+_C.INPUT = CfgNode()
+# Per-channel mean/std in RGB order on the 0-255 scale (original: mmdetection statistics).
+_C.INPUT.PIXEL_MEAN = [123.675, 116.28, 103.53]
+_C.INPUT.PIXEL_STD = [58.395, 57.12, 57.375]
+# Inputs are zero-padded (after normalisation) bottom/right to a multiple of this.
+_C.INPUT.SIZE_DIVISIBILITY = 32
+# Video clips ("dims" mode): shorter side -> MIN_DIM unless the longer side would exceed MAX_DIM.
+_C.INPUT.MIN_DIM = 576
+_C.INPUT.MAX_DIM = 1200
+# Static images ("px" mode): resize to about this many pixels keeping the aspect ratio.
+_C.INPUT.MAX_IMAGE_AREA = 300000
+
+# --------------------------------------------------------------------------------------
+# Datasets
+# --------------------------------------------------------------------------------------
+_C.DATASETS = CfgNode()
+# Root holding coco/, DAVIS/, YouTube-VOS/ (env HODOR_DATASETS overrides an empty value).
+_C.DATASETS.ROOT = ""
+# Registered dataset names used for training, and their sampling ratios (same length).
+_C.DATASETS.TRAIN = []
+_C.DATASETS.TRAIN_RATIOS = []
+# Registered dataset names evaluated by tools/eval_vos.py and the in-training eval hook.
+_C.DATASETS.TEST = []
+
+_C.DATALOADER = CfgNode()
+_C.DATALOADER.NUM_WORKERS = 2
+# Corrupt images in static-image datasets: "error" stops, "skip" counts and reports them.
+_C.DATALOADER.ON_BAD_SAMPLE = "error"
+# Maximum number of bad samples tolerated with ON_BAD_SAMPLE = "skip" before failing.
+_C.DATALOADER.MAX_BAD_SAMPLES = 100
+
+# --------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------
+_C.TRAINING = CfgNode()
+# Registered regime: static_image, dense_video, sparse_video.
+_C.TRAINING.MODE = "static_image"
+# Frames per clip besides the reference frame (original NUM_OTHER_FRAMES).
+_C.TRAINING.NUM_OTHER_FRAMES = 2
+# Maximum objects per training sample (original NUM_INSTANCES).
+_C.TRAINING.NUM_INSTANCES = 4
+# Stop gradients through predicted soft masks before re-encoding (original: True).
+_C.TRAINING.DETACH_INTERMEDIATE_MASKS = True
+# Cycles as a spec string; "" = the original schedule for the clip length, including the
+# alternation of the third cycle by iteration parity.
+_C.TRAINING.CYCLES = ""
+# Loss: "multiclass_dice" (original, pooled per sample) or "per_object_dice".
+_C.TRAINING.DICE = "multiclass_dice"
+_C.TRAINING.CE_WEIGHT = 1.0
+_C.TRAINING.DICE_WEIGHT = 1.0
+# Objects smaller than this (pixels / bbox side) in the reference frame are dropped.
+_C.TRAINING.MIN_REF_MASK_AREA = 2000
+_C.TRAINING.MIN_REF_MASK_DIM = 20
+# Maximum frame distance inside a video clip (DAVIS uses twice this, as the original).
+_C.TRAINING.MIN_CLIP_DELTA = 1
+_C.TRAINING.MAX_CLIP_DELTA = 10
+# Annotated frame used by sparse video training: middle (intended), end (original bug),
+# first, random.
+_C.TRAINING.SPARSE_REF_FRAME = "middle"
+
+_C.SOLVER = CfgNode()
+# Optimiser steps.
+_C.SOLVER.MAX_ITER = 250000
+# Global batch per optimiser step; reached by gradient accumulation on any number of GPUs.
+_C.SOLVER.IMS_PER_BATCH = 8
+# Samples one process puts through the model per forward (original --max_samples_per_gpu).
+_C.SOLVER.MAX_SAMPLES_PER_GPU = 2
+_C.SOLVER.BASE_LR = 1e-4
+_C.SOLVER.WEIGHT_DECAY = 0.01
+# LR multiplier for backbone (+FPN) parameters (original: 1.0, one param group).
+_C.SOLVER.BACKBONE_LR_MULTIPLIER = 1.0
+# "step" (warm-up then step decay), "warmup" (warm-up then constant), "cosine".
+_C.SOLVER.LR_SCHEDULER = "step"
+_C.SOLVER.WARMUP_ITERS = 10000
+_C.SOLVER.WARMUP_INIT_LR = 1e-7
+_C.SOLVER.STEPS = [100000]
+_C.SOLVER.GAMMA = 0.1
+# Clip the global gradient norm to this value; 0 disables (original: disabled).
+_C.SOLVER.CLIP_GRAD_NORM = 0.0
+# "fp32", "bf16" or "fp16" (autocast; fp16 uses a GradScaler).
+_C.SOLVER.PRECISION = "fp32"
+# Abort after this many consecutive non-finite losses (each one skips its step).
+_C.SOLVER.MAX_NONFINITE_STEPS = 5
+# Checkpoint every N iterations, keeping the newest K files.
+_C.SOLVER.CHECKPOINT_PERIOD = 10000
+_C.SOLVER.CHECKPOINT_KEEP = 3
+# Write scalars every N iterations and mask images every M iterations.
+_C.SOLVER.LOG_PERIOD = 20
+_C.SOLVER.IMAGE_LOG_PERIOD = 1000
+
+# --------------------------------------------------------------------------------------
+# Inference and evaluation
+# --------------------------------------------------------------------------------------
+_C.INFERENCE = CfgNode()
+# Number of past frames whose descriptors the decoder attends to (original --temporal_window).
+_C.INFERENCE.TEMPORAL_WINDOW = 7
+# Shorter side at test time, and the cap on the longer side (original --min_image_dim 512
+# gives MAX = round(512 * 864 / 448) = 987 for the static-image config).
+_C.INFERENCE.MIN_DIM = 512
+_C.INFERENCE.MAX_DIM = 987
+# "fp32", "bf16" or "fp16".
+_C.INFERENCE.PRECISION = "fp32"
+
+_C.TEST = CfgNode()
+# Run the DAVIS evaluator every N training iterations (0 = never) and keep the best J&F.
+_C.TEST.EVAL_PERIOD = 0
+# Evaluate at most this many videos during training (0 = all).
+_C.TEST.MAX_VIDEOS = 0

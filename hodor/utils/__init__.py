@@ -1,0 +1,1 @@
+"""Small utilities every part of hodor needs: registry, logging, seeding, distributed helpers."""

@@ -1,0 +1,54 @@
+"""Package definition. Install the pinned torch stack first (see README):
+
+    pip install -c constraints.txt -e ".[dev]"
+
+The ranges below are deliberately compatible ranges, never pins: constraints.txt decides the
+exact torch/torchvision pair, so an editable install never drags in another torch build.
+"""
+
+import os
+import re
+
+from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_version() -> str:
+    with open(os.path.join(HERE, "hodor", "__init__.py")) as fh:
+        return re.search(r'__version__ = "([^"]+)"', fh.read()).group(1)
+
+
+setup(
+    name="hodor",
+    version=read_version(),
+    description="HODOR: weakly-supervised video object segmentation from static images, in PyTorch",
+    long_description=open(os.path.join(HERE, "README.md")).read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["hodor", "hodor.*"]),
+    include_package_data=True,
+    package_data={"hodor": ["py.typed"]},
+    install_requires=[
+        "torch>=2.4,<3",
+        "torchvision>=0.19",
+        "timm>=1.0.9,<2",
+        "numpy>=1.24",
+        "pillow>=9",
+        "opencv-python-headless>=4.8",
+        "pycocotools>=2.0.7",
+        "tensorboard>=2.14",
+        "pyyaml>=6",
+        "tqdm>=4.60",
+        "safetensors>=0.4",
+        "fvcore>=0.1.5.post20221221",
+        "scipy>=1.10",
+    ],
+    extras_require={
+        "dev": ["pytest>=7.4", "pytest-timeout>=2.2", "ruff>=0.6"],
+    },
+    entry_points={
+        "console_scripts": [],
+    },
+)

@@ -45,8 +45,12 @@ _C.MODEL.BACKBONE.NAME = "swin_t"
 _C.MODEL.BACKBONE.WEIGHTS = ""
 # Stochastic depth rate of Swin backbones (original: 0.2 for T/S, 0.3 for B).
 _C.MODEL.BACKBONE.DROP_PATH_RATE = 0.2
-# Number of backbone stages frozen from the input side (0 = train everything, original).
+# Number of backbone stages frozen from the input side (0 = train everything, original;
+# 1 = the stem / patch embedding; k = the stem and the first k-1 stages, as in detectron2).
 _C.MODEL.BACKBONE.FREEZE_AT = 0
+# ResNets only: freeze BatchNorm statistics and affine parameters (FrozenBatchNorm2d), as
+# detectron2 does; batch statistics are meaningless with HODOR's 1-2 samples per GPU.
+_C.MODEL.BACKBONE.FROZEN_BN = True
 # GroupNorm groups applied to each FPN output (original: 16).
 _C.MODEL.BACKBONE.FPN_NORM_GROUPS = 16
 

@@ -122,7 +122,7 @@ def _dir_predictions(results_dir: str) -> _Predictions:
         p = path(seq, fid)
         if not os.path.isfile(p):
             raise PredictionAbortError(
-                f"sequence {seq!r}: prediction for evaluated frame {fid} not found: {p} "
+                f"sequence {seq!r}, frame {fid}: prediction file not found: {p} "
                 f"(every GT frame except the first and the last needs <results>/<seq>/<frame>.png)"
             )
         try:
@@ -143,7 +143,7 @@ def _dict_predictions(preds: Mapping[str, Mapping[str, np.ndarray]]) -> _Predict
     def load(seq: str, fid: str) -> np.ndarray:
         frames = preds.get(seq)
         if frames is None or fid not in frames:
-            raise PredictionAbortError(f"sequence {seq!r}: no prediction for evaluated frame {fid}")
+            raise PredictionAbortError(f"sequence {seq!r}, frame {fid}: no prediction for this evaluated frame")
         arr = np.asarray(frames[fid])
         if arr.ndim != 2 or not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
             raise DavisEvalError(

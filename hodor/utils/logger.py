@@ -6,8 +6,6 @@ import logging
 import os
 import sys
 
-from .comm import get_rank
-
 _FMT = "[%(asctime)s %(name)s %(levelname)s] %(message)s"
 _DATEFMT = "%m/%d %H:%M:%S"
 
@@ -25,6 +23,8 @@ def setup_logger(output_dir: str | None = None, name: str = "hodor", level: int 
     for h in list(logger.handlers):
         logger.removeHandler(h)
         h.close()
+    from .comm import get_rank  # lazy: torch is only imported by processes that set up logging
+
     rank = get_rank()
     formatter = logging.Formatter(_FMT, datefmt=_DATEFMT)
     if rank == 0:

@@ -1,0 +1,387 @@
+"""Training-state checkpoints: save atomically, keep the newest K, resume exactly.
+
+A checkpoint is one ``torch.save`` file holding only tensors and plain Python types, so that it
+loads with ``torch.load(weights_only=True)`` (no unpickling of arbitrary objects):
+
+``model`` (state dict of the bare module), ``optimizer``, ``scheduler``, ``scaler``,
+``iteration`` (optimiser steps done), ``rng`` (one entry per rank: python / numpy / torch / cuda
+states as tensors), ``sampler`` (one ``state_dict()`` per rank), ``config`` (the resolved config
+as a nested dict), ``versions`` and any extra plain data (hook state, counters).
+
+Files are written to a temporary name in the same directory and moved into place with
+``os.replace``, then the ``last_checkpoint`` pointer (a one-line text file) is replaced the same
+way: an interrupted save leaves the previous checkpoint and pointer untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..utils import comm
+from ..utils.logger import get_logger
+
+logger = get_logger(__name__)
+
+POINTER = "last_checkpoint"
+PERIODIC_RE = re.compile(r"^model_(\d{7})\.pth$")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used for this run; the message says what to do."""
+
+
+# ----------------------------------------------------------------------------------------
+# RNG states as tensors / plain types
+# ----------------------------------------------------------------------------------------
+def capture_rng_state() -> dict[str, Any]:
+    """Python, NumPy, torch (CPU) and CUDA generator states, in a weights_only-loadable form."""
+    version, py_state, gauss = random.getstate()
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": {"version": version, "state": torch.tensor(py_state, dtype=torch.int64), "gauss": gauss},
+        "numpy": {
+            "name": np_name,
+            "keys": torch.from_numpy(np.asarray(np_keys, dtype=np.int64)),
+            "pos": int(np_pos),
+            "has_gauss": int(np_has_gauss),
+            "gauss": float(np_gauss),
+        },
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = [s.cpu() for s in torch.cuda.get_rng_state_all()]
+    return state
+
+
+def restore_rng_state(state: Mapping[str, Any]) -> None:
+    py = state["python"]
+    random.setstate((py["version"], tuple(int(x) for x in py["state"].tolist()), py["gauss"]))
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        cuda_states = state["cuda"]
+        if len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)
+        else:
+            logger.warning(
+                "checkpoint has %d CUDA RNG states, this machine %d devices: CUDA RNG not restored",
+                len(cuda_states),
+                torch.cuda.device_count(),
+            )
+
+
+# ----------------------------------------------------------------------------------------
+# Config comparison on resume
+# ----------------------------------------------------------------------------------------
+# Keys that may change between a run and its resumption: they do not change what has been
+# computed so far (output location, run length, logging/checkpoint cadence, data loading
+# workers, evaluation, where datasets and initial weights live, device, the per-forward batch
+# which gradient accumulation compensates, and the non-finite guard).
+RESUME_MUTABLE_KEYS = (
+    "OUTPUT_DIR",
+    "DEVICE",
+    "MODEL.WEIGHTS",
+    "MODEL.BACKBONE.WEIGHTS",
+    "DATASETS.ROOT",
+    "DATALOADER.NUM_WORKERS",
+    "SOLVER.MAX_ITER",
+    "SOLVER.MAX_SAMPLES_PER_GPU",
+    "SOLVER.CHECKPOINT_PERIOD",
+    "SOLVER.CHECKPOINT_KEEP",
+    "SOLVER.LOG_PERIOD",
+    "SOLVER.IMAGE_LOG_PERIOD",
+    "SOLVER.MAX_NONFINITE_STEPS",
+    "TEST.",
+    "INFERENCE.",
+    "DATASETS.TEST",
+)
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_differences(
+    old: Mapping[str, Any], new: Mapping[str, Any], ignore: tuple[str, ...] = RESUME_MUTABLE_KEYS
+) -> list[str]:
+    """Human-readable ``KEY: old -> new`` lines for keys that differ and are not ignorable."""
+    a, b = _flatten(old), _flatten(new)
+    diffs = []
+    for key in sorted(set(a) | set(b)):
+        if any(key == p or (p.endswith(".") and key.startswith(p)) for p in ignore):
+            continue
+        va, vb = a.get(key, "<absent>"), b.get(key, "<absent>")
+        if isinstance(va, tuple):
+            va = list(va)
+        if isinstance(vb, tuple):
+            vb = list(vb)
+        if va != vb:
+            diffs.append(f"{key}: {va!r} -> {vb!r}")
+    return diffs
+
+
+# ----------------------------------------------------------------------------------------
+# State-dict compatibility
+# ----------------------------------------------------------------------------------------
+def state_dict_mismatch(model: nn.Module, state: Mapping[str, torch.Tensor]) -> tuple[list[str], list[str], list[str]]:
+    """(missing, unexpected, shape-mismatched) keys of ``state`` against ``model``."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in state and tuple(state[k].shape) != tuple(own[k].shape)
+    ]
+    return missing, unexpected, shapes
+
+
+def _summarise(keys: list[str], n: int = 8) -> str:
+    return ", ".join(keys[:n]) + (f", ... ({len(keys)} in all)" if len(keys) > n else "")
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The bare module under DDP / torch.compile wrappers."""
+    while hasattr(model, "module") or hasattr(model, "_orig_mod"):
+        model = getattr(model, "module", None) or model._orig_mod
+    return model
+
+
+def atomic_torch_save(obj: Any, path: str) -> None:
+    """``torch.save`` to a temporary file in the same directory, fsync, then ``os.replace``."""
+    tmp = f"{path}.tmp.{os.getpid()}"
+    try:
+        with open(tmp, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _atomic_write_text(path: str, text: str) -> None:
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def versions() -> dict[str, str]:
+    import hodor
+
+    return {"hodor": hodor.__version__, "torch": torch.__version__, "numpy": np.__version__}
+
+
+class Checkpointer:
+    """Saves/loads the full training state of a run under ``save_dir``.
+
+    Every rank must call :meth:`save` (RNG and sampler states are gathered from all ranks);
+    only the main process writes.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        save_dir: str,
+        optimizer: torch.optim.Optimizer | None = None,
+        scheduler: Any = None,
+        scaler: Any = None,
+        keep: int = 3,
+    ) -> None:
+        self.model = unwrap(model)
+        self.save_dir = save_dir
+        self.optimizer, self.scheduler, self.scaler = optimizer, scheduler, scaler
+        self.keep = keep
+
+    # -- saving ------------------------------------------------------------------------------
+    def save(
+        self,
+        name: str,
+        iteration: int,
+        config: Mapping[str, Any] | None = None,
+        sampler_state: Any = None,
+        extra: Mapping[str, Any] | None = None,
+        periodic: bool = True,
+    ) -> str | None:
+        """Write ``save_dir/name.pth`` atomically and point ``last_checkpoint`` at it.
+
+        ``periodic`` files (``model_XXXXXXX``) are pruned to the newest ``keep``.
+        Returns the path on the main process, None elsewhere.
+        """
+        rng_all = comm.all_gather_object(capture_rng_state())
+        sampler_all = comm.all_gather_object(sampler_state)
+        if not comm.is_main_process():
+            return None
+        data: dict[str, Any] = {
+            "model": self.model.state_dict(),
+            "iteration": int(iteration),
+            "rng": rng_all,
+            "sampler": sampler_all,
+            "world_size": comm.get_world_size(),
+            "config": dict(config) if config is not None else None,
+            "versions": versions(),
+            "extra": dict(extra or {}),
+        }
+        if self.optimizer is not None:
+            data["optimizer"] = self.optimizer.state_dict()
+        if self.scheduler is not None:
+            data["scheduler"] = self.scheduler.state_dict()
+        if self.scaler is not None:
+            data["scaler"] = self.scaler.state_dict()
+        os.makedirs(self.save_dir, exist_ok=True)
+        path = os.path.join(self.save_dir, f"{name}.pth")
+        atomic_torch_save(data, path)
+        _atomic_write_text(os.path.join(self.save_dir, POINTER), f"{name}.pth\n")
+        logger.info("Saved checkpoint %s (iteration %d)", path, iteration)
+        if periodic:
+            self._prune()
+        return path
+
+    def _prune(self) -> None:
+        if self.keep <= 0:
+            return
+        files = sorted(f for f in os.listdir(self.save_dir) if PERIODIC_RE.match(f))
+        current = self.last_checkpoint()
+        for f in files[: -self.keep]:
+            if current and os.path.basename(current) == f:
+                continue
+            os.remove(os.path.join(self.save_dir, f))
+
+    # -- finding -----------------------------------------------------------------------------
+    def last_checkpoint(self) -> str | None:
+        """Path named by ``last_checkpoint``, or None when there is no pointer."""
+        pointer = os.path.join(self.save_dir, POINTER)
+        if not os.path.isfile(pointer):
+            return None
+        with open(pointer, encoding="utf-8") as fh:
+            name = fh.read().strip()
+        path = os.path.join(self.save_dir, name)
+        if not os.path.isfile(path):
+            raise CheckpointError(
+                f"{pointer} names {name!r}, which does not exist in {self.save_dir}; "
+                "fix the pointer file or start without --resume"
+            )
+        return path
+
+    # -- loading -----------------------------------------------------------------------------
+    @staticmethod
+    def read(path: str) -> dict[str, Any]:
+        """Load a checkpoint file safely (weights_only) with a clear error for bad files."""
+        if not os.path.isfile(path):
+            raise CheckpointError(f"checkpoint not found: {path}")
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise CheckpointError(f"{path}: not a readable hodor checkpoint ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(data, dict) or "model" not in data or "iteration" not in data:
+            raise CheckpointError(f"{path}: not a hodor training checkpoint (no 'model'/'iteration' entries)")
+        return data
+
+    def check_compatible(self, data: Mapping[str, Any], path: str, config: Mapping[str, Any] | None) -> None:
+        """Fail before training if the checkpoint belongs to another architecture or config."""
+        missing, unexpected, shapes = state_dict_mismatch(self.model, data["model"])
+        if missing or unexpected or shapes:
+            parts = []
+            if missing:
+                parts.append(f"missing keys: {_summarise(missing)}")
+            if unexpected:
+                parts.append(f"unexpected keys: {_summarise(unexpected)}")
+            if shapes:
+                parts.append(f"shape mismatches: {_summarise(shapes)}")
+            raise CheckpointError(
+                f"{path} was written by a different architecture ({'; '.join(parts)}). Resume with the "
+                "config the run was started with, or start a new OUTPUT_DIR (use MODEL.WEIGHTS to fine-tune)."
+            )
+        stored = data.get("config")
+        if config is not None and stored is not None:
+            diffs = config_differences(stored, config)
+            if diffs:
+                raise CheckpointError(
+                    f"cannot resume from {path}: the config differs from the one the run was started with:\n  "
+                    + "\n  ".join(diffs)
+                    + "\nPass the original values again (see config.yaml in the output directory) or use a new "
+                    f"OUTPUT_DIR. Keys that may change on resume: {', '.join(RESUME_MUTABLE_KEYS)}"
+                )
+
+    def resume(self, path: str, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Restore model, optimiser, scheduler, scaler and this rank's RNG; returns the checkpoint dict."""
+        data = self.read(path)
+        self.check_compatible(data, path, config)
+        self.model.load_state_dict(data["model"], strict=True)
+        if self.optimizer is not None and "optimizer" in data:
+            self.optimizer.load_state_dict(data["optimizer"])
+        if self.scheduler is not None and "scheduler" in data:
+            self.scheduler.load_state_dict(data["scheduler"])
+        if self.scaler is not None and "scaler" in data:
+            self.scaler.load_state_dict(data["scaler"])
+        rank, world = comm.get_rank(), comm.get_world_size()
+        rng = data.get("rng") or []
+        if len(rng) == world:
+            restore_rng_state(rng[rank])
+        else:
+            logger.warning(
+                "checkpoint was written by %d ranks, now %d: RNG states not restored (resume is not bit-exact)",
+                len(rng),
+                world,
+            )
+        logger.info("Resumed from %s at iteration %d", path, data["iteration"])
+        return data
+
+
+def sampler_state_for_rank(data: Mapping[str, Any]) -> Any:
+    """This rank's sampler state from a checkpoint dict (None if the world size changed)."""
+    states = data.get("sampler") or []
+    if len(states) != comm.get_world_size():
+        return None
+    return states[comm.get_rank()]
+
+
+def load_weights(model: nn.Module, path: str) -> None:
+    """Fine-tuning: load model weights only (ours or a converted original file) and report mismatches.
+
+    Uses ``hodor.checkpoint.io.load_model_weights`` when available (it also understands
+    safetensors and original-checkpoint layouts); otherwise reads the ``model`` entry of one of our
+    checkpoints non-strictly.
+    """
+    try:
+        from .io import load_model_weights  # type: ignore[attr-defined]
+    except ImportError:
+        load_model_weights = None
+    model = unwrap(model)
+    if load_model_weights is not None:
+        load_model_weights(model, path)
+        return
+    if not os.path.isfile(path):
+        raise CheckpointError(f"MODEL.WEIGHTS file not found: {path}")
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    state = data.get("model", data) if isinstance(data, dict) else data
+    missing, unexpected, shapes = state_dict_mismatch(model, state)
+    if shapes:
+        raise CheckpointError(f"{path}: shape mismatches with the model: {_summarise(shapes)}")
+    model.load_state_dict(state, strict=False)
+    if missing:
+        logger.warning("%s: %d model keys not in the file (kept at init): %s", path, len(missing), _summarise(missing))
+    if unexpected:
+        logger.warning(
+            "%s: %d keys in the file not used by the model: %s", path, len(unexpected), _summarise(unexpected)
+        )
+    logger.info("Loaded weights from %s", path)

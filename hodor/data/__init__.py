@@ -1,0 +1,1 @@
+"""Datasets: catalog, readers, pseudo-clips, video clips, batching and synthetic data generators."""

@@ -1,13 +1,17 @@
 """Streaming video inference: the per-video predictor, test-time preprocessing, dataset runner."""
 
-from .predictor import VideoPredictor, background_grid
+from .predictor import VideoPredictor
 from .preprocess import padded_hw, preprocess_frame, preprocess_mask, resized_hw
+from .run_dataset import first_appearance_masks, run_dataset, run_records, run_video
 
 __all__ = [
     "VideoPredictor",
-    "background_grid",
+    "first_appearance_masks",
     "padded_hw",
     "preprocess_frame",
     "preprocess_mask",
     "resized_hw",
+    "run_dataset",
+    "run_records",
+    "run_video",
 ]

@@ -49,31 +49,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..modeling.masks import downsample_masks, encoder_masks_from_probs, grid_cells
 from ..utils.logger import get_logger
 from .preprocess import padded_hw, preprocess_frame, preprocess_mask, resized_hw, to_original_size
 
 logger = get_logger(__name__)
 
 _PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-_GRIDS = {1: (1, 1), 2: (1, 2), 4: (2, 2), 9: (3, 3), 12: (3, 4), 16: (4, 4)}
-
-
-def background_grid(num_cells: int, height: int, width: int, device: torch.device | str = "cpu") -> Tensor:
-    """Indicator maps [Qb,H,W] of the background grid cells (row-major cell order).
-
-    Cells are floor(H/rows) x floor(W/cols); the last row/column absorb the remainder.
-    """
-    if num_cells not in _GRIDS:
-        raise ValueError(f"unsupported number of background descriptors {num_cells}; use one of {sorted(_GRIDS)}")
-    rows, cols = _GRIDS[num_cells]
-    ch, cw = height // rows, width // cols
-    out = torch.zeros(num_cells, height, width, device=device)
-    for r in range(rows):
-        for c in range(cols):
-            y1 = height if r == rows - 1 else (r + 1) * ch
-            x1 = width if c == cols - 1 else (c + 1) * cw
-            out[r * cols + c, r * ch : y1, c * cw : x1] = 1.0
-    return out
 
 
 @dataclass
@@ -168,7 +150,6 @@ class VideoPredictor:
         self._history: dict[int, _FrameEntry] = {}
         self._pending: _PendingReencode | None = None
         self._grid_full: Tensor | None = None
-        self._grid8: Tensor | None = None
 
     @property
     def object_ids(self) -> list[int]:
@@ -201,8 +182,7 @@ class VideoPredictor:
         self.size_hw = resized_hw(h, w, self.min_dim, self.max_dim)
         self.pad_hw = padded_hw(*self.size_hw, self.size_divisibility)
         hp, wp = self.pad_hw
-        self._grid_full = background_grid(self.num_bg, hp, wp, self.device)
-        self._grid8 = background_grid(self.num_bg, hp // 8, wp // 8, self.device)
+        self._grid_full = grid_cells(hp, wp, self.num_bg, device=self.device)
 
     def _check_masks(self, new_masks: Mapping[int, np.ndarray] | None, h: int, w: int) -> dict[int, np.ndarray]:
         out: dict[int, np.ndarray] = {}
@@ -329,8 +309,7 @@ class VideoPredictor:
         p4 = torch.softmax(logits, dim=1)
         p1 = _override(F.interpolate(p4, size=(hp, wp), mode="bilinear", align_corners=False), override)
         p8 = F.interpolate(p1, size=(hp // 8, wp // 8), mode="bilinear", align_corners=False)
-        fg8 = p8[:, first_obj:]
-        bg8 = self._grid8[None] * (1.0 - fg8.sum(dim=1, keepdim=True))
+        fg8, bg8 = encoder_masks_from_probs(p8[:, first_obj:], self.num_bg)
         self._pending = _PendingReencode(frame=t, ids=list(ids), f8=f8, fg_masks=fg8, bg_masks=bg8)
         self._evict(t)
         if return_probs:
@@ -340,12 +319,9 @@ class VideoPredictor:
 
     def _encode_new_objects(self, t: int, f8: Tensor, gt: dict[int, Tensor], store_bg: bool) -> None:
         """Encode objects from their given masks (GT) and store them as frame t's entries."""
-        hp, wp = self.pad_hw
         fg = torch.stack(list(gt.values()))[None]  # [1,N,Hp,Wp]
         bg = self._grid_full[None] * (1.0 - fg.amax(dim=1, keepdim=True))  # [1,Qb,Hp,Wp]
-        size8 = (hp // 8, wp // 8)
-        fg8 = F.interpolate(fg, size=size8, mode="bilinear", align_corners=False)
-        bg8 = F.interpolate(bg, size=size8, mode="bilinear", align_corners=False)
+        fg8, bg8 = downsample_masks(fg), downsample_masks(bg)
         for j, oid in enumerate(gt):
             if not bool((fg8[0, j] > 0.5).any()):
                 logger.warning(

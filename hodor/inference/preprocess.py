@@ -17,17 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-
-def normalize(x: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:  # TEMP until modeling lands
-    m = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-    return (x - m) / s
-
-
-def pad_to_multiple(x: Tensor, d: int) -> Tensor:  # TEMP
-    h, w = x.shape[-2:]
-    ph, pw = padded_hw(h, w, d)
-    return F.pad(x, (0, pw - w, 0, ph - h))
+from ..modeling.preprocess import normalize, pad_to_multiple
 
 
 def resized_hw(height: int, width: int, min_dim: int, max_dim: int) -> tuple[int, int]:
@@ -72,7 +62,7 @@ def preprocess_frame(
     if tuple(x.shape[-2:]) != tuple(size_hw):
         x = F.interpolate(x, size=tuple(size_hw), mode="bilinear", align_corners=False)
     x = normalize(x, pixel_mean, pixel_std)
-    return pad_to_multiple(x, size_divisibility)
+    return pad_to_multiple(x, size_divisibility)[0]
 
 
 def preprocess_mask(mask: np.ndarray | Tensor, size_hw: Sequence[int], pad_hw: Sequence[int]) -> Tensor:

@@ -1,0 +1,189 @@
+"""Reading a user's video (frame folder or video file), their masks, and writing overlays.
+
+Frames are decoded lazily, one at a time, so a long video never sits in memory: together with
+the streaming predictor this keeps memory flat in the video length. Every failure names the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..data.io import DataError, read_image, read_index_mask
+from ..evaluation.palette import davis_palette
+from ..utils.logger import get_logger
+
+logger = get_logger(__name__)
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+VOID_ID = 255
+
+
+class VideoSource:
+    """Frames of a video as RGB uint8 ``[H,W,3]``, from a folder of images or a video file.
+
+    Attributes:
+        path: the folder or file.
+        names: output file stem of each frame (image stems for a folder, ``00000``... for a
+            video), ``None`` entries are filled in while iterating a video.
+        fps: frames per second (video files; 24 for folders).
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = os.fspath(path)
+        if os.path.isdir(self.path):
+            files = sorted(f for f in os.listdir(self.path) if f.lower().endswith(IMAGE_EXTS) and not f.startswith("."))
+            if not files:
+                raise DataError(self.path, f"folder has no frames (looked for {', '.join(IMAGE_EXTS)})")
+            self._files = [os.path.join(self.path, f) for f in files]
+            self.names = [os.path.splitext(f)[0] for f in files]
+            self.fps = 24.0
+            self.height, self.width = read_image(self._files[0]).shape[:2]
+            self._num = len(files)
+        elif os.path.isfile(self.path):
+            self._files = None
+            cap = cv2.VideoCapture(self.path)
+            ok, first = cap.read() if cap.isOpened() else (False, None)
+            if not ok or first is None:
+                cap.release()
+                raise DataError(self.path, "cannot read a frame from this video file (unsupported or corrupt)")
+            self.height, self.width = first.shape[:2]
+            fps = cap.get(cv2.CAP_PROP_FPS)
+            self.fps = float(fps) if fps and fps > 0 else 24.0
+            count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+            cap.release()
+            self._num = count if count > 0 else None  # container counts can be approximate
+            self.names = None
+        else:
+            raise DataError(self.path, "no such file or folder")
+
+    def __len__(self) -> int:
+        """Number of frames (for a video file: the container's count, which may be approximate)."""
+        return self._num or 0
+
+    @property
+    def exact_length(self) -> bool:
+        return self._files is not None
+
+    def frame_name(self, i: int) -> str:
+        return self.names[i] if self.names is not None else f"{i:05d}"
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self._files is not None:
+            for f in self._files:
+                frame = read_image(f)
+                if frame.shape[:2] != (self.height, self.width):
+                    raise DataError(
+                        f, f"frame is {frame.shape[0]}x{frame.shape[1]}, the first frame is {self.height}x{self.width}"
+                    )
+                yield frame
+            return
+        cap = cv2.VideoCapture(self.path)
+        try:
+            while True:
+                ok, bgr = cap.read()
+                if not ok:
+                    break
+                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        finally:
+            cap.release()
+
+
+@dataclass
+class MaskSpec:
+    """A mask file and the frame index it annotates."""
+
+    frame: int
+    path: str
+
+
+_SPEC = re.compile(r"^(\d+):(.+)$")
+
+
+def parse_mask_spec(text: str) -> MaskSpec:
+    """``"12:later.png"`` -> frame 12; a bare path means frame 0."""
+    m = _SPEC.match(text)
+    if m:
+        return MaskSpec(int(m.group(1)), m.group(2))
+    return MaskSpec(0, text)
+
+
+def split_index_mask(index_map: np.ndarray, source: str = "mask") -> dict[int, np.ndarray]:
+    """Index map [H,W] -> {object id: bool mask}. 0 is background, 255 (void) is ignored.
+
+    Ids are kept as they are (need not be contiguous); the predictor's output uses the same ids.
+    """
+    ids = [int(v) for v in np.unique(index_map) if v not in (0, VOID_ID)]
+    if not ids:
+        raise DataError(source, "mask contains no object (only background/void pixels)")
+    return {i: index_map == i for i in ids}
+
+
+def load_masks(
+    specs: Sequence[MaskSpec], frame_hw: tuple[int, int], num_frames: int | None
+) -> dict[int, dict[int, np.ndarray]]:
+    """Read mask PNGs -> {frame index: {object id: bool mask}}, validating sizes and frame indices.
+
+    ``num_frames`` None skips the range check (video files whose length is only known at the end;
+    the caller checks that every annotated frame was reached).
+    """
+    out: dict[int, dict[int, np.ndarray]] = {}
+    for spec in specs:
+        if spec.frame < 0 or (num_frames is not None and spec.frame >= num_frames):
+            raise DataError(spec.path, f"mask is given for frame {spec.frame}, but the video has {num_frames} frames")
+        index = read_index_mask(spec.path)
+        if index.shape != tuple(frame_hw):
+            raise DataError(
+                spec.path, f"mask is {index.shape[0]}x{index.shape[1]} but the frames are {frame_hw[0]}x{frame_hw[1]}"
+            )
+        objs = split_index_mask(index, spec.path)
+        if spec.frame in out:
+            dup = sorted(set(out[spec.frame]) & set(objs))
+            if dup:
+                raise DataError(spec.path, f"object ids {dup} at frame {spec.frame} are already given by another mask")
+        out.setdefault(spec.frame, {}).update(objs)
+    return out
+
+
+def overlay(frame_rgb: np.ndarray, index_map: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """Blend the palette colour of every object into the frame; object outlines stay opaque."""
+    pal = davis_palette()
+    ids = np.asarray(index_map).astype(np.int64) % 256
+    colour = pal[ids].astype(np.float32)
+    fg = (ids > 0)[..., None]
+    out = frame_rgb.astype(np.float32)
+    out = np.where(fg, (1 - alpha) * out + alpha * colour, out)
+    edges = cv2.morphologyEx((ids).astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    out[edges & fg[..., 0]] = colour[edges & fg[..., 0]]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+class OverlayVideoWriter:
+    """mp4 (``mp4v``) writer of RGB frames via OpenCV; fails at once if the file cannot be opened."""
+
+    def __init__(self, path: str | os.PathLike, fps: float, frame_hw: tuple[int, int]) -> None:
+        self.path = os.fspath(path)
+        parent = os.path.dirname(self.path)
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+        h, w = frame_hw
+        self._writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (int(w), int(h)))
+        if not self._writer.isOpened():
+            raise DataError(self.path, "cannot open the overlay video for writing (OpenCV mp4v)")
+
+    def write(self, frame_rgb: np.ndarray) -> None:
+        self._writer.write(cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR))
+
+    def close(self) -> None:
+        self._writer.release()
+
+    def __enter__(self) -> OverlayVideoWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.ops import DeformConv2d
+from torchvision.ops import DeformConv2d, deform_conv2d
 
 from .position_encoding import sine_position_embedding
 
@@ -25,18 +25,21 @@ class DeformConvBlock(nn.Module):
         self.conv_deform = DeformConv2d(dim, dim, kernel_size=3, padding=1)
 
     def forward(self, x: Tensor) -> Tensor:
-        """[B,C,h,w] -> [B,C,h,w]. Runs in float32 (the CPU op has no bf16/fp16 kernel)."""
+        """[B,C,h,w] -> [B,C,h,w]. The deformable conv always runs in float32: torchvision's CPU
+        kernel has no bf16/fp16 version, so under autocast or with half inputs we upcast."""
         offsets = self.conv_offsets(x)
-        if x.dtype in (torch.float16, torch.bfloat16):
-            with torch.autocast(x.device.type, enabled=False):
-                w, bias = self.conv_deform.weight.float(), self.conv_deform.bias
-                from torchvision.ops import deform_conv2d
-
-                out = deform_conv2d(
-                    x.float(), offsets.float(), w, None if bias is None else bias.float(), padding=(1, 1)
-                )
-            return out.to(x.dtype)
-        return self.conv_deform(x, offsets)
+        if x.dtype == offsets.dtype == torch.float32 and not torch.is_autocast_enabled(x.device.type):
+            return self.conv_deform(x, offsets)
+        with torch.autocast(x.device.type, enabled=False):
+            bias = self.conv_deform.bias
+            out = deform_conv2d(
+                x.float(),
+                offsets.float(),
+                self.conv_deform.weight.float(),
+                None if bias is None else bias.float(),
+                padding=(1, 1),
+            )
+        return out.to(x.dtype)
 
 
 class DescriptorCrossAttention(nn.Module):

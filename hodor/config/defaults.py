@@ -94,6 +94,55 @@ _C.INPUT.MAX_DIM = 1200
 # Static images ("px" mode): resize to about this many pixels keeping the aspect ratio.
 _C.INPUT.MAX_IMAGE_AREA = 300000
 
+# Training augmentation (hodor/data/augment.py). Defaults follow the original recipe; imgaug
+# parameters are translated to torchvision.transforms.v2 equivalents (approximate where noted).
+_C.INPUT.AUG = CfgNode()
+# Colour jitter on/off (static images always get it in the original; video: AUGMENTATIONS.COLOR).
+_C.INPUT.AUG.COLOR = True
+# ColorJitter brightness factor for images (original: additive +-25 of 255, ~ +-20 % at mid-grey).
+_C.INPUT.AUG.BRIGHTNESS = 0.2
+# ColorJitter contrast factor (original LinearContrast 0.95-1.05).
+_C.INPUT.AUG.CONTRAST = 0.05
+# ColorJitter saturation factor (original additive +-12 of 255, approximated multiplicatively).
+_C.INPUT.AUG.SATURATION = 0.05
+# ColorJitter hue shift as a fraction of the hue circle (original +-12 of 255 = 0.047).
+_C.INPUT.AUG.HUE = 0.047
+# ColorJitter brightness factor for video frames (original additive +-20 of 255).
+_C.INPUT.AUG.VIDEO_BRIGHTNESS = 0.16
+# Pseudo-clips: probability of the crop-based recipe; otherwise affine/perspective/crop views.
+_C.INPUT.AUG.CROP_VIEW_PROB = 0.5
+# Relative crop sizes tried for crop views (original np.arange(0.6, 0.8, 0.1) -> 0.6, 0.7, 0.8).
+_C.INPUT.AUG.CROP_FACTORS = [0.6, 0.7, 0.8]
+# A reference crop must keep at least this fraction of every object's area.
+_C.INPUT.AUG.CROP_MIN_KEEP = 0.5
+# Random crops tried before falling back to a crop that contains every object's box.
+_C.INPUT.AUG.CROP_MAX_TRIES = 10
+# Relative size range of that fallback (mask-preserving) crop.
+_C.INPUT.AUG.PRESERVE_CROP_RANGE = [0.6, 0.9]
+# Crop recipe, frames 1..T-1: probability of an extra affine warp after the crop.
+_C.INPUT.AUG.CROP_VIEW_AFFINE_PROB = 0.5
+# Crop recipe affine: rotation and shear ranges in degrees (+-).
+_C.INPUT.AUG.CROP_VIEW_ROTATE = 10.0
+_C.INPUT.AUG.CROP_VIEW_SHEAR = 5.0
+# Basic recipe affine: translation (fraction of size), rotation and shear (degrees, +-).
+_C.INPUT.AUG.BASIC_TRANSLATE = 0.25
+_C.INPUT.AUG.BASIC_ROTATE = 20.0
+_C.INPUT.AUG.BASIC_SHEAR = 10.0
+# Basic recipe perspective: torchvision distortion_scale (~ imgaug scale 0.10-0.12).
+_C.INPUT.AUG.BASIC_PERSPECTIVE = 0.35
+# Basic recipe crop: fraction cut from every side (same on all sides), resized back.
+_C.INPUT.AUG.BASIC_CROP_RANGE = [0.10, 0.25]
+# Probability of one horizontal flip applied to the whole clip.
+_C.INPUT.AUG.FLIP_PROB = 0.5
+# Video clips: probability of one validated crop for all frames (else affine/perspective).
+_C.INPUT.AUG.VIDEO_CROP_PROB = 0.5
+# Video affine rotation/shear (degrees, +-) and perspective distortion_scale (~ imgaug 0.08-0.10).
+_C.INPUT.AUG.VIDEO_ROTATE = 20.0
+_C.INPUT.AUG.VIDEO_SHEAR = 10.0
+_C.INPUT.AUG.VIDEO_PERSPECTIVE = 0.3
+# Video affine/perspective draws tried to keep the reference objects before giving up (none).
+_C.INPUT.AUG.VIDEO_AFFINE_TRIES = 3
+
 # --------------------------------------------------------------------------------------
 # Datasets
 # --------------------------------------------------------------------------------------
@@ -112,6 +161,11 @@ _C.DATALOADER.NUM_WORKERS = 2
 _C.DATALOADER.ON_BAD_SAMPLE = "error"
 # Maximum number of bad samples tolerated with ON_BAD_SAMPLE = "skip" before failing.
 _C.DATALOADER.MAX_BAD_SAMPLES = 100
+# Re-draws (another augmentation / reference frame / video) when a sample ends up with no
+# object, before it counts as a bad sample.
+_C.DATALOADER.MAX_RESAMPLES = 10
+# Start-method of worker processes ("" = platform default; "spawn"/"forkserver"/"fork").
+_C.DATALOADER.MP_CONTEXT = ""
 
 # --------------------------------------------------------------------------------------
 # Training

@@ -1,1 +1,37 @@
 """Datasets: catalog, readers, pseudo-clips, video clips, batching and synthetic data generators."""
+
+from .batch import ClipBatch, ClipSample, collate_clips
+from .build import build_mapper, build_train_loader, build_video_dataset, worker_init_fn
+from .catalog import (
+    DATASET_REGISTRY,
+    load_dataset,
+    register_davis_folder,
+    register_hodor_json,
+    resolve_root,
+)
+from .io import DataError, read_image, read_index_mask
+from .records import ImageRecord, InstanceAnn, VideoRecord
+from .sampler import MixtureSampler, SampleKey
+
+__all__ = [
+    "ClipBatch",
+    "ClipSample",
+    "collate_clips",
+    "build_mapper",
+    "build_train_loader",
+    "build_video_dataset",
+    "worker_init_fn",
+    "DATASET_REGISTRY",
+    "load_dataset",
+    "register_davis_folder",
+    "register_hodor_json",
+    "resolve_root",
+    "DataError",
+    "read_image",
+    "read_index_mask",
+    "ImageRecord",
+    "InstanceAnn",
+    "VideoRecord",
+    "MixtureSampler",
+    "SampleKey",
+]

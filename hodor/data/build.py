@@ -1,0 +1,293 @@
+"""Builders: config -> training loader of :class:`ClipBatch`, and name -> video records for inference.
+
+Reproducibility contract: the sampler decides (dataset, item) from (SEED, position) alone and the
+augmentation of the sample at position k is drawn from ``default_rng([SEED, k, attempt])``, so the
+batches do not depend on DATALOADER.NUM_WORKERS, and :meth:`TrainLoader.state_dict` /
+``build_train_loader(..., start=state)`` resume the exact sequence.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from hodor.utils.logger import get_logger
+from hodor.utils.registry import Registry
+
+from .augment import AugConfig
+from .batch import ClipBatch, ClipSample, collate_clips
+from .catalog import get_dataset_spec, load_dataset
+from .clips import ClipParams, EmptyClip, PseudoClipMapper, VideoClipMapper
+from .io import DataError
+from .records import ImageRecord, VideoRecord
+from .sampler import MixtureSampler, SampleKey
+
+__all__ = [
+    "MAPPER_REGISTRY",
+    "build_mapper",
+    "ClipDataset",
+    "TrainLoader",
+    "build_train_loader",
+    "build_video_dataset",
+    "worker_init_fn",
+    "filter_image_records",
+]
+
+logger = get_logger(__name__)
+
+MAPPER_REGISTRY = Registry("data mapper")
+MAPPER_REGISTRY.register("static_image", lambda p, a: PseudoClipMapper(p, a))
+MAPPER_REGISTRY.register("dense_video", lambda p, a: VideoClipMapper(p, a, sparse=False))
+MAPPER_REGISTRY.register("sparse_video", lambda p, a: VideoClipMapper(p, a, sparse=True))
+_MODE_KIND = {"static_image": "image", "dense_video": "video", "sparse_video": "video"}
+
+
+def build_mapper(cfg) -> PseudoClipMapper | VideoClipMapper:
+    """The mapper for TRAINING.MODE (static_image -> pseudo-clips, *_video -> video clips)."""
+    return MAPPER_REGISTRY.build(cfg.TRAINING.MODE, ClipParams.from_config(cfg), AugConfig.from_config(cfg))
+
+
+def filter_image_records(records: list[ImageRecord], min_area: float, min_dim: float) -> list[ImageRecord]:
+    """Keep images with at least one non-crowd instance whose annotated area/bbox pass the size filter
+    (unknown area/bbox counts as passing; the mapper re-checks on the decoded masks)."""
+
+    def ok(a) -> bool:
+        if a.iscrowd:
+            return False
+        if a.area >= 0 and a.area < min_area:
+            return False
+        return not (a.bbox is not None and (a.bbox[2] < min_dim or a.bbox[3] < min_dim))
+
+    return [r for r in records if any(ok(a) for a in r.instances)]
+
+
+class ClipDataset(Dataset):
+    """Map-style dataset indexed by :class:`SampleKey`; handles re-draws and bad samples.
+
+    A clip without usable objects (:class:`EmptyClip`) is re-drawn from another item of the same
+    dataset, up to ``max_resamples`` times. A :class:`DataError` (corrupt/missing file, bad
+    annotation) either propagates (``on_bad_sample="error"``) or is recorded in the sample's
+    ``meta["bad_samples"]`` and another item is drawn (``"skip"``); the loader counts them.
+    """
+
+    def __init__(
+        self,
+        datasets: list[list[Any]],
+        names: list[str],
+        mapper,
+        seed: int,
+        delta_scales: list[float] | None = None,
+        on_bad_sample: str = "error",
+        max_resamples: int = 10,
+        max_bad_per_sample: int = 20,
+    ) -> None:
+        if on_bad_sample not in ("error", "skip"):
+            raise ValueError(f"DATALOADER.ON_BAD_SAMPLE must be 'error' or 'skip', got {on_bad_sample!r}")
+        self.datasets, self.names, self.mapper, self.seed = datasets, names, mapper, int(seed)
+        self.delta_scales = delta_scales or [1.0] * len(datasets)
+        self.on_bad_sample, self.max_resamples, self.max_bad_per_sample = (
+            on_bad_sample,
+            max_resamples,
+            max_bad_per_sample,
+        )
+
+    def __len__(self) -> int:  # nominal; the sampler is infinite
+        return sum(len(d) for d in self.datasets)
+
+    def _map(self, d: int, record: Any, rng: np.random.Generator) -> ClipSample:
+        if isinstance(self.mapper, VideoClipMapper):
+            return self.mapper(record, rng, self.delta_scales[d])
+        return self.mapper(record, rng)
+
+    def __getitem__(self, key: SampleKey) -> ClipSample:
+        position, d, idx = key
+        bad: list[str] = []
+        redraws: list[str] = []
+        attempt = 0
+        while True:
+            rng = np.random.default_rng([self.seed, position, attempt])
+            record = self.datasets[d][idx]
+            try:
+                sample = self._map(d, record, rng)
+                sample.meta.update(position=position, bad_samples=bad, resampled=len(redraws), redraw_reasons=redraws)
+                return sample
+            except EmptyClip as e:
+                redraws.append(str(e))
+                if len(redraws) > self.max_resamples:
+                    raise DataError(
+                        self.names[d], f"no usable clip after {self.max_resamples} re-draws; last: {e}"
+                    ) from e
+            except DataError as e:
+                if self.on_bad_sample == "error":
+                    raise
+                bad.append(str(e))
+                if len(bad) > self.max_bad_per_sample:
+                    raise DataError(self.names[d], f"{len(bad)} bad samples in a row; last: {e}") from e
+            attempt += 1
+            idx = int(rng.integers(len(self.datasets[d])))
+
+
+def worker_init_fn(worker_id: int, base_seed: int = 0, rank: int = 0) -> None:
+    """Seed python/numpy/torch in a worker from (base seed, rank, worker id).
+
+    The augmentation itself uses per-sample generators (so results do not depend on the worker
+    count); this only makes any other randomness in a worker reproducible and distinct.
+    """
+    s = int(np.random.SeedSequence([base_seed, rank, worker_id]).generate_state(1)[0])
+    random.seed(s)
+    np.random.seed(s)
+    torch.manual_seed(s)
+
+
+class TrainLoader:
+    """Iterator of :class:`ClipBatch` (``samples_per_batch`` samples each) with exact resume.
+
+    ``state_dict()`` counts *consumed* batches (DataLoader prefetching does not matter), and is
+    the same on every rank: global position = start + batches * samples_per_batch * world_size.
+    """
+
+    def __init__(
+        self,
+        dataset: ClipDataset,
+        sampler: MixtureSampler,
+        samples_per_batch: int,
+        num_workers: int = 0,
+        size_divisibility: int = 32,
+        max_bad_samples: int = 100,
+        multiprocessing_context: str = "",
+    ) -> None:
+        self.dataset, self.sampler, self.samples_per_batch = dataset, sampler, int(samples_per_batch)
+        self.max_bad_samples = int(max_bad_samples)
+        self.start_position = sampler.start
+        self.batches_consumed = 0
+        self.bad_samples: list[str] = []
+        self.resampled = 0
+        self.loader = DataLoader(
+            dataset,
+            batch_size=self.samples_per_batch,
+            sampler=sampler,
+            num_workers=num_workers,
+            collate_fn=functools.partial(collate_clips, size_divisibility=size_divisibility),
+            worker_init_fn=functools.partial(worker_init_fn, base_seed=sampler.seed, rank=sampler.rank),
+            multiprocessing_context=multiprocessing_context or None,
+            persistent_workers=False,
+        )
+
+    @property
+    def position(self) -> int:
+        return self.start_position + self.batches_consumed * self.samples_per_batch * self.sampler.world_size
+
+    def state_dict(self) -> dict:
+        return {
+            "position": self.position,
+            "seed": self.sampler.seed,
+            "sizes": list(self.sampler.sizes),
+            "bad_samples": len(self.bad_samples),
+        }
+
+    def __iter__(self) -> Iterator[ClipBatch]:
+        for batch in self.loader:
+            self.batches_consumed += 1
+            for m in batch.meta:
+                self.resampled += int(m.get("resampled", 0))
+                for msg in m.get("bad_samples", []):
+                    self.bad_samples.append(msg)
+                    logger.warning("skipped bad sample (%d so far): %s", len(self.bad_samples), msg)
+            if len(self.bad_samples) > self.max_bad_samples:
+                raise DataError(
+                    "DATALOADER.MAX_BAD_SAMPLES",
+                    f"{len(self.bad_samples)} bad samples exceed the limit of {self.max_bad_samples}; "
+                    f"first: {self.bad_samples[0]}",
+                )
+            yield batch
+
+    def report(self) -> str:
+        """One line for the end of training: bad samples skipped and clips re-drawn."""
+        return f"data: {len(self.bad_samples)} bad samples skipped, {self.resampled} clips re-drawn"
+
+
+def _seed(cfg) -> int:
+    if cfg.SEED >= 0:
+        return int(cfg.SEED)
+    s = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+    logger.info("SEED < 0: data seed drawn as %d", s)
+    return s
+
+
+def build_train_loader(cfg, rank: int = 0, world_size: int = 1, start: int | dict = 0) -> TrainLoader:
+    """Training loader for TRAINING.MODE over DATASETS.TRAIN mixed by DATASETS.TRAIN_RATIOS.
+
+    Args:
+        start: number of batches this rank already consumed (int), or a
+            :meth:`TrainLoader.state_dict` to resume exactly.
+    """
+    names = list(cfg.DATASETS.TRAIN)
+    if not names:
+        raise ValueError("DATASETS.TRAIN is empty: name at least one registered dataset")
+    ratios = list(cfg.DATASETS.TRAIN_RATIOS) or [1.0] * len(names)
+    if len(ratios) != len(names):
+        raise ValueError(f"DATASETS.TRAIN_RATIOS {ratios} must have one entry per DATASETS.TRAIN name {names}")
+    mode = cfg.TRAINING.MODE
+    if mode not in _MODE_KIND:
+        raise ValueError(f"TRAINING.MODE {mode!r} has no data mapper; choose one of {sorted(_MODE_KIND)}")
+    mapper = build_mapper(cfg)
+    datasets, scales = [], []
+    for name in names:
+        spec = get_dataset_spec(name)
+        if spec.kind != _MODE_KIND[mode]:
+            raise ValueError(f"dataset {name} holds {spec.kind}s but TRAINING.MODE={mode} needs {_MODE_KIND[mode]}s")
+        records = load_dataset(name, cfg.DATASETS.ROOT)
+        if spec.kind == "image":
+            n0 = len(records)
+            records = filter_image_records(records, cfg.TRAINING.MIN_REF_MASK_AREA, cfg.TRAINING.MIN_REF_MASK_DIM)
+            logger.info("dataset %s: %d of %d images have an instance passing the size filter", name, len(records), n0)
+        else:
+            records = [r for r in records if r.annotated_frames]
+        if not records:
+            raise DataError(name, "no usable training records (empty dataset or every item filtered out)")
+        datasets.append(records)
+        scales.append(spec.clip_delta_scale)
+    seed = _seed(cfg)
+    B = int(cfg.SOLVER.MAX_SAMPLES_PER_GPU)
+    sampler = MixtureSampler([len(d) for d in datasets], ratios, seed=seed, rank=rank, world_size=world_size)
+    if isinstance(start, dict):
+        sampler.load_state_dict(start)
+    else:
+        sampler.load_state_dict({"position": int(start) * B * world_size, "seed": seed, "sizes": sampler.sizes})
+    dataset = ClipDataset(
+        datasets,
+        names,
+        mapper,
+        seed,
+        scales,
+        on_bad_sample=cfg.DATALOADER.ON_BAD_SAMPLE,
+        max_resamples=cfg.DATALOADER.MAX_RESAMPLES,
+    )
+    return TrainLoader(
+        dataset,
+        sampler,
+        B,
+        num_workers=cfg.DATALOADER.NUM_WORKERS,
+        size_divisibility=cfg.INPUT.SIZE_DIVISIBILITY,
+        max_bad_samples=cfg.DATALOADER.MAX_BAD_SAMPLES,
+        multiprocessing_context=cfg.DATALOADER.MP_CONTEXT,
+    )
+
+
+def build_video_dataset(cfg_or_root: Any, name: str) -> list[VideoRecord]:
+    """Video records (frames + first-appearance masks) of a registered name, for inference.
+
+    ``cfg_or_root`` is a config (DATASETS.ROOT is used) or a root directory string.
+    """
+    root = cfg_or_root.DATASETS.ROOT if hasattr(cfg_or_root, "DATASETS") else str(cfg_or_root or "")
+    spec = get_dataset_spec(name)
+    if spec.kind != "video":
+        raise ValueError(f"dataset {name} holds images, not videos")
+    return load_dataset(name, root)

@@ -1,0 +1,293 @@
+"""Dataset mappers: a record plus a per-sample RNG -> one :class:`ClipSample`.
+
+* :class:`PseudoClipMapper` (TRAINING.MODE = static_image): one image becomes a T-frame clip
+  (hodor-reference.md 2.5): objects filtered by size, at most N kept, colour jitter, crop-based or
+  affine/perspective/crop views, joint flip, pixel-budget resize, presence map, normalisation.
+* :class:`VideoClipMapper` (dense_video / sparse_video, 2.6): dense clips take T annotated
+  frames (reference + a sorted random pair within MAX_CLIP_DELTA annotated frames after it); sparse
+  clips take one annotated reference frame (TRAINING.SPARSE_REF_FRAME: middle, first, end - the
+  original's bug - or random) and T-1 unlabelled frames from the window before or after it, ordered
+  by distance from the reference.
+
+Objects that vanish from the reference frame after augmentation are dropped (listed in
+``meta["dropped_objects"]``); a clip left without objects raises :class:`EmptyClip` so the dataset
+re-draws it (counted in ``meta["resampled"]``) - never a silently wrong sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from hodor.modeling.preprocess import normalize
+
+from .augment import (
+    AugConfig,
+    View,
+    color_jitter,
+    dims_size,
+    hflip_all,
+    pseudo_clip_views,
+    resize_frame,
+    to_tv,
+    torch_seed,
+    video_geometric,
+)
+from .augment import px_size as _px_size
+from .batch import ClipSample
+from .io import DataError
+from .records import VOID_ID, ImageRecord, VideoRecord
+
+__all__ = ["ClipParams", "EmptyClip", "PseudoClipMapper", "VideoClipMapper", "object_stats", "SPARSE_REF_CHOICES"]
+
+SPARSE_REF_CHOICES = ("middle", "first", "end", "random")
+
+
+class EmptyClip(Exception):
+    """No usable object in a drawn clip: the dataset re-draws (not a data error)."""
+
+
+@dataclass(frozen=True)
+class ClipParams:
+    """Clip-level settings (TRAINING.* and INPUT.*)."""
+
+    num_frames: int = 3
+    max_objects: int = 4
+    min_area: int = 2000
+    min_dim: int = 20
+    min_delta: int = 1
+    max_delta: int = 10
+    sparse_ref: str = "middle"
+    max_image_area: int = 300000
+    resize_min_dim: int = 576
+    resize_max_dim: int = 1200
+    pixel_mean: tuple[float, ...] = (123.675, 116.28, 103.53)
+    pixel_std: tuple[float, ...] = (58.395, 57.12, 57.375)
+
+    @classmethod
+    def from_config(cls, cfg) -> ClipParams:
+        t, i = cfg.TRAINING, cfg.INPUT
+        if t.SPARSE_REF_FRAME not in SPARSE_REF_CHOICES:
+            raise ValueError(
+                f"TRAINING.SPARSE_REF_FRAME must be one of {SPARSE_REF_CHOICES}, got {t.SPARSE_REF_FRAME!r}"
+            )
+        return cls(
+            num_frames=1 + t.NUM_OTHER_FRAMES,
+            max_objects=t.NUM_INSTANCES,
+            min_area=t.MIN_REF_MASK_AREA,
+            min_dim=t.MIN_REF_MASK_DIM,
+            min_delta=t.MIN_CLIP_DELTA,
+            max_delta=t.MAX_CLIP_DELTA,
+            sparse_ref=t.SPARSE_REF_FRAME,
+            max_image_area=i.MAX_IMAGE_AREA,
+            resize_min_dim=i.MIN_DIM,
+            resize_max_dim=i.MAX_DIM,
+            pixel_mean=tuple(i.PIXEL_MEAN),
+            pixel_std=tuple(i.PIXEL_STD),
+        )
+
+
+def object_stats(index_mask: np.ndarray, ids: list[int]) -> dict[int, tuple[int, int, int]]:
+    """``id -> (area, bbox height, bbox width)`` in an index map."""
+    out = {}
+    for i in ids:
+        ys, xs = np.nonzero(index_mask == i)
+        out[i] = (len(ys), int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1)) if len(ys) else (0, 0, 0)
+    return out
+
+
+def _big_enough(stats: tuple[int, int, int], p: ClipParams) -> bool:
+    return stats[0] >= p.min_area and stats[1] >= p.min_dim and stats[2] >= p.min_dim
+
+
+def _choose(ids: list[int], k: int, rng: np.random.Generator) -> list[int]:
+    """At most ``k`` ids, a random subset, kept in their original order (later ones overwrite)."""
+    if len(ids) <= k:
+        return list(ids)
+    keep = set(rng.choice(len(ids), size=k, replace=False).tolist())
+    return [x for j, x in enumerate(ids) if j in keep]
+
+
+def _finalize(
+    views: list[View],
+    original_ids: list[int],
+    mask_valid: list[bool],
+    size: tuple[int, int],
+    p: ClipParams,
+    meta: dict[str, Any],
+) -> ClipSample:
+    """Resize, normalise, zero invalid pixels, drop objects missing from frame 0, build presence."""
+    imgs, masks, valids = zip(*(resize_frame(v, size) for v in views), strict=True)
+    frames = normalize(torch.stack(imgs), p.pixel_mean, p.pixel_std)
+    frames = frames * torch.stack(valids)[:, None]  # pixels from outside the image -> mean colour
+    masks_t = torch.stack(masks)
+    for t, ok in enumerate(mask_valid):
+        if not ok:
+            masks_t[t] = 0
+    num = len(original_ids)
+    present = torch.stack([torch.bincount(m.reshape(-1), minlength=num + 1)[1 : num + 1] > 0 for m in masks_t])
+    keep = [j for j in range(num) if present[0, j]]
+    dropped = [original_ids[j] for j in range(num) if not present[0, j]]
+    if dropped:
+        meta.setdefault("dropped_objects", []).extend(dropped)
+    if not keep:
+        raise EmptyClip(f"no object left in the reference frame after augmentation (dropped {dropped})")
+    if len(keep) < num:  # renumber 1..I'
+        lut = torch.zeros(num + 1, dtype=torch.int64)
+        for new, j in enumerate(keep):
+            lut[j + 1] = new + 1
+        masks_t = lut[masks_t]
+        present = present[:, keep]
+    for t, ok in enumerate(mask_valid):
+        if not ok:
+            present[t] = True  # unlabelled frames: assume every object may be visible
+    meta["object_ids"] = [original_ids[j] for j in keep]
+    return ClipSample(frames, masks_t, torch.tensor(mask_valid, dtype=torch.bool), present, meta)
+
+
+class PseudoClipMapper:
+    """ImageRecord -> pseudo-clip (static-image training)."""
+
+    def __init__(self, params: ClipParams, aug: AugConfig) -> None:
+        self.p, self.aug = params, aug
+
+    def __call__(self, record: ImageRecord, rng: np.random.Generator) -> ClipSample:
+        p = self.p
+        img = record.load_image()
+        insts = [a for a in record.instances if not a.iscrowd]
+        masks = record.load_masks(insts)  # [N, H, W]
+        good = []
+        for j in range(len(insts)):
+            ys, xs = np.nonzero(masks[j])
+            if len(ys) and _big_enough((len(ys), int(np.ptp(ys)) + 1, int(np.ptp(xs)) + 1), p):
+                good.append(j)
+        if not good:
+            raise EmptyClip(f"image {record.image_id}: no instance passes the size filter")
+        chosen = _choose(good, p.max_objects, rng)
+        index = np.zeros(masks.shape[1:], np.uint8)
+        for new, j in enumerate(chosen):
+            index[masks[j] > 0] = new + 1
+        orig_ids = [insts[j].ann_id if insts[j].ann_id is not None else j for j in chosen]
+        view = to_tv(img, index)
+        with torch_seed(rng):
+            view = (color_jitter([view[0]], self.aug.brightness, self.aug)[0], view[1], view[2])
+            views, recipe = pseudo_clip_views(view, len(chosen), p.num_frames, self.aug, rng, p.min_area)
+            flipped = bool(rng.random() < self.aug.flip_prob)
+            if flipped:
+                views = hflip_all(views)
+        meta = {
+            "dataset": record.dataset,
+            "image_id": record.image_id,
+            "file_name": record.file_name,
+            "recipe": recipe,
+            "flipped": flipped,
+        }
+        size = _px_size(record.height, record.width, p.max_image_area)
+        return _finalize(views, orig_ids, [True] * p.num_frames, size, p, meta)
+
+
+class VideoClipMapper:
+    """VideoRecord -> dense or sparse video clip."""
+
+    def __init__(self, params: ClipParams, aug: AugConfig, sparse: bool, max_ref_tries: int = 5) -> None:
+        self.p, self.aug, self.sparse, self.max_ref_tries = params, aug, sparse, max_ref_tries
+
+    # -- frame selection ------------------------------------------------------------------
+    def _ref_order(self, record: VideoRecord, rng: np.random.Generator) -> list[int]:
+        ann = record.annotated_frames
+        if not self.sparse:
+            n_other = self.p.num_frames - 1
+            usable = ann[: len(ann) - n_other] if n_other else ann
+            return [usable[i] for i in rng.permutation(len(usable))]
+        n = len(record)
+        how = self.p.sparse_ref
+        if how == "first":
+            return list(ann)
+        if how == "random":
+            return [ann[i] for i in rng.permutation(len(ann))]
+        target = (n - 1) / 2 if how == "middle" else n  # "end": the original's distance to len(seq)
+        return sorted(ann, key=lambda a: (abs(a - target), a))
+
+    def _others(self, record: VideoRecord, ref: int, scale: float, rng: np.random.Generator) -> list[int]:
+        p = self.p
+        k = p.num_frames - 1
+        if k == 0:
+            return []
+        d_max = max(p.min_delta, int(round(p.max_delta * scale)))
+        if not self.sparse:
+            ann = record.annotated_frames
+            pos = ann.index(ref)
+            window = ann[pos + p.min_delta : pos + d_max]
+            if len(window) < k:
+                window = ann[pos + 1 :]
+            if len(window) < k:
+                raise EmptyClip(f"video {record.video_id}: too few annotated frames after {ref}")
+            return sorted(int(x) for x in rng.choice(window, size=k, replace=False))
+        n = len(record)
+        before = list(range(max(0, ref - d_max), ref - p.min_delta + 1))
+        after = list(range(ref + p.min_delta, min(n, ref + d_max + 1)))
+        sides = [s for s in (before, after) if len(s) >= k]
+        if sides:
+            window = sides[int(rng.integers(0, len(sides)))]
+        else:
+            window = before + after
+            if len(window) < k:
+                raise EmptyClip(f"video {record.video_id}: {n} frames are too few for a {p.num_frames}-frame clip")
+        picked = rng.choice(window, size=k, replace=False)
+        return sorted((int(x) for x in picked), key=lambda f: abs(f - ref))
+
+    # -- mapping --------------------------------------------------------------------------
+    def __call__(self, record: VideoRecord, rng: np.random.Generator, delta_scale: float = 1.0) -> ClipSample:
+        p = self.p
+        ref, ref_mask, ids = None, None, []
+        for cand in self._ref_order(record, rng)[: self.max_ref_tries]:
+            m = record.load_mask(cand)
+            present = sorted(int(v) for v in np.unique(m) if v not in (0, VOID_ID))
+            stats = object_stats(m, present)
+            ids = [i for i in present if _big_enough(stats[i], p)]
+            if ids:
+                ref, ref_mask = cand, m
+                break
+        if ref is None:
+            raise EmptyClip(f"video {record.video_id}: no annotated frame with an object passing the size filter")
+        others = self._others(record, ref, delta_scale, rng)
+        frame_idx = [ref, *others]
+        chosen = _choose(ids, p.max_objects, rng)
+        lut = np.zeros(256, np.uint8)
+        for new, i in enumerate(chosen):
+            lut[i] = new + 1
+        masks = [ref_mask] + [record.load_mask(f) if not self.sparse else np.zeros_like(ref_mask) for f in others]
+        h, w = ref_mask.shape
+        views: list[View] = []
+        for f, m in zip(frame_idx, masks, strict=True):
+            img = record.load_frame(f)
+            if img.shape[:2] != (h, w):
+                raise DataError(
+                    record.frame_paths[f], f"frame is {img.shape[0]}x{img.shape[1]} but the reference frame is {h}x{w}"
+                )
+            views.append(to_tv(img, lut[np.clip(m, 0, 255)]))
+        with torch_seed(rng):
+            imgs = [v[0] for v in views]
+            if self.sparse:
+                imgs = [color_jitter([im], self.aug.video_brightness, self.aug)[0] for im in imgs]
+            else:
+                imgs = color_jitter(imgs, self.aug.video_brightness, self.aug)
+            views = [(im, v[1], v[2]) for im, v in zip(imgs, views, strict=True)]
+            views, geo = video_geometric(views, len(chosen), self.aug, rng, p.min_area)
+            flipped = bool(rng.random() < self.aug.flip_prob)
+            if flipped:
+                views = hflip_all(views)
+        meta = {
+            "dataset": record.dataset,
+            "video_id": record.video_id,
+            "frame_indices": frame_idx,
+            "mode": "sparse" if self.sparse else "dense",
+            "geometric": geo,
+            "flipped": flipped,
+        }
+        size = dims_size(h, w, p.resize_min_dim, p.resize_max_dim)
+        valid = [True] + [not self.sparse] * (p.num_frames - 1)
+        return _finalize(views, chosen, valid, size, p, meta)

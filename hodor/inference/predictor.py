@@ -41,7 +41,7 @@ Differences from the original, all outside the maths:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,6 +89,10 @@ class VideoPredictor:
         size_divisibility: zero-pad inputs to a multiple of this.
         precision: "fp32", "bf16" or "fp16" (autocast for the network; mask maths stay fp32).
         device: where to run; default the model's device.
+        observer: optional ``fn(event, frame, tensors)`` called after every model call, with
+            event "encode_given" (objects encoded from given masks), "reencode" (a frame
+            re-encoded from its prediction) or "decode"; ``tensors`` holds the inputs/outputs
+            (masks, descriptors, logits, invalid masks). For debugging and the parity check.
     """
 
     def __init__(
@@ -103,6 +107,7 @@ class VideoPredictor:
         size_divisibility: int = 32,
         precision: str = "fp32",
         device: torch.device | str | None = None,
+        observer: Callable[[str, int, dict[str, Tensor]], None] | None = None,
     ) -> None:
         if temporal_window < 1:
             raise ValueError(f"INFERENCE.TEMPORAL_WINDOW must be >= 1, got {temporal_window}")
@@ -122,6 +127,7 @@ class VideoPredictor:
             device = p.device if p is not None else "cpu"
         self.device = torch.device(device)
         self.num_bg = int(model.num_bg_descriptors)
+        self.observer = observer
         self.reset()
 
     @classmethod
@@ -218,7 +224,12 @@ class VideoPredictor:
         self._pending = None
         with self._autocast():
             fg, bg = self.model.encode(p.f8, p.fg_masks, p.bg_masks)
+        self._notify("reencode", p.frame, fg_masks=p.fg_masks, bg_masks=p.bg_masks, fg=fg, bg=bg)
         self._store(p.frame, p.ids, fg, bg)
+
+    def _notify(self, event: str, frame: int, **tensors: Tensor) -> None:
+        if self.observer is not None:
+            self.observer(event, frame, tensors)
 
     def _evict(self, t: int) -> None:
         # The next step (t+1) reads frames >= t+1-W; everything older is dropped.
@@ -332,6 +343,7 @@ class VideoPredictor:
                 )
         with self._autocast():
             fg_desc, bg_desc = self.model.encode(f8, fg8, bg8)
+        self._notify("encode_given", t, fg_masks=fg8, bg_masks=bg8, fg=fg_desc, bg=bg_desc)
         self._store(t, list(gt), fg_desc, bg_desc if store_bg else None)
 
     def _decode(self, t: int, ids: list[int], f4: Tensor, f8: Tensor) -> Tensor:
@@ -355,7 +367,9 @@ class VideoPredictor:
                 bg[0, :, s] = entry.bg
                 bg_invalid[0, :, s] = False
         with self._autocast():
-            return self.model.decode(fg, bg, f4, f8, fg_invalid, bg_invalid)
+            logits = self.model.decode(fg, bg, f4, f8, fg_invalid, bg_invalid)
+        self._notify("decode", t, fg=fg, bg=bg, fg_invalid=fg_invalid, bg_invalid=bg_invalid, logits=logits)
+        return logits
 
     def _output_given_masks(self, gt: dict[int, Tensor], out_dtype, return_probs: bool):
         """Output of the frame where the first objects appear: the given masks themselves."""

@@ -124,16 +124,39 @@ def statistics(values: np.ndarray) -> tuple[float, float, float]:
     return float(np.mean(v)), float(np.mean(v > 0.5)), decay
 
 
+def _object_window(pred_k: np.ndarray, gt_k: np.ndarray) -> tuple[slice, slice] | None:
+    """Bounding box of ``pred_k | gt_k`` grown by one pixel on every side (clipped to the image).
+
+    Every boundary pixel of either mask lies inside it, and the extra row/column keeps the
+    boundary map exact on the box (its outer pixels compare with background, just as in the full
+    image, while the true image border stays a border). So J and F computed on the box equal
+    the full-image values; None when both masks are empty.
+    """
+    rows = np.flatnonzero(pred_k.any(axis=1) | gt_k.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(pred_k.any(axis=0) | gt_k.any(axis=0))
+    h, w = pred_k.shape
+    return (
+        slice(max(0, int(rows[0]) - 1), min(h, int(rows[-1]) + 2)),
+        slice(max(0, int(cols[0]) - 1), min(w, int(cols[-1]) + 2)),
+    )
+
+
 def frame_scores(pred: np.ndarray, gt: np.ndarray, num_objects: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
     """J and F of objects 1..K in one frame -> two ``float64 [K]`` arrays.
 
     ``pred`` and ``gt`` are integer id maps ``[H, W]`` of the same size (void already removed
     from ``gt``); object k is ``map == k``; ids above K are simply not looked at.
     """
-    j = np.empty(num_objects, dtype=np.float64)
-    f = np.empty(num_objects, dtype=np.float64)
+    j = np.ones(num_objects, dtype=np.float64)  # both masks empty -> J = F = 1
+    f = np.ones(num_objects, dtype=np.float64)
     for i, k in enumerate(range(1, num_objects + 1)):
         p, g = pred == k, gt == k
+        win = _object_window(p, g)
+        if win is None:
+            continue
+        p, g = p[win], g[win]
         j[i] = region_similarity(p, g)
         f[i] = boundary_f_from_maps(boundary_map(p), boundary_map(g), radius)
     return j, f

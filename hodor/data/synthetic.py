@@ -190,8 +190,8 @@ def make_coco(
 def _video_stats(ious: list[float], t0: float, **counts: int) -> dict:
     return {
         **counts,
-        "first_mask_iou_mean": float(np.mean(ious)) if ious else float("nan"),
-        "first_mask_iou_max": float(np.max(ious)) if ious else float("nan"),
+        "first_mask_iou_mean": float(np.mean(ious)) if ious else None,
+        "first_mask_iou_max": float(np.max(ious)) if ious else None,
         "seconds": time.perf_counter() - t0,
     }
 
@@ -360,7 +360,9 @@ def make_all(
     used = {part: p for part, p in params.items() if part.split("_")[0] in layouts}
     desc = {"generator": "hodor.data.synthetic", "version": GENERATOR_VERSION, "preset": preset, "seed": seed}
     with open(os.path.join(root, "SYNTHETIC.json"), "w", encoding="utf-8") as fh:
-        json.dump({**desc, "params": used, "stats": stats}, fh, indent=2)
+        # timings are left out so that the same seed gives a byte-identical file
+        kept = {part: {k: v for k, v in st.items() if k != "seconds"} for part, st in stats.items()}
+        json.dump({**desc, "params": used, "stats": kept}, fh, indent=2)
     return stats
 
 

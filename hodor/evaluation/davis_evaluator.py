@@ -294,6 +294,8 @@ def _evaluate(
         frames = plan.frame_ids[1:-1]
         for i in range(plan.num_objects):
             objects.append(ObjectResult(plan.name, i + 1, frames, j[i].copy(), f[i].copy()))
+    if not objects:
+        raise DavisEvalError(f"no objects to score: the first GT frame of every sequence in {gt_root} is empty")
     return DavisResults(sequences, objects, {p.name: p.radius for p in plans}, warnings)
 
 

@@ -130,3 +130,25 @@ def test_frame_scores_pads_missing_ids_and_ignores_higher_gt_ids():
     j, f = frame_scores(pred, gt, 2, 1)
     np.testing.assert_array_equal(j, [1.0, 1.0])  # object 2 absent in both -> 1
     np.testing.assert_array_equal(f, [1.0, 1.0])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_frame_scores_window_equals_full_image(seed):
+    """Objects are scored on their bounding window; that must equal the full-image J and F."""
+    rng = np.random.default_rng(100 + seed)
+    h, w = 30, 41
+    gt = np.zeros((h, w), np.uint8)
+    pred = np.zeros((h, w), np.uint8)
+    gt[0:9, 30:41] = 1  # touches the top and right image borders
+    pred[1:10, 28:41] = 1
+    gt[20:30, 0:12] = 2  # bottom-left corner
+    pred[18:27, 2:14] = 2
+    pred[rng.random((h, w)) < 0.03] = 3  # object 3 only in the prediction, scattered
+    gt[12:16, 15:25] = 4
+    k, r = 4, int(rng.integers(1, 5))
+    j, f = frame_scores(pred, gt, k, r)
+    for i in range(k):
+        p, g = pred == i + 1, gt == i + 1
+        assert j[i] == region_similarity(p, g)
+        assert f[i] == boundary_f_from_maps(boundary_map(p), boundary_map(g), r)
+    assert j[2] == 0.0 and f[2] == 0.0 and j[3] == 0.0

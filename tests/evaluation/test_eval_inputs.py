@@ -138,3 +138,12 @@ def test_evaluate_predictions_dict_and_dir(tmp_path):
     preds["a"]["00001"] = np.full((H, W), 3)
     with pytest.raises(PredictionAbortError, match="id 3"):
         evaluate_predictions(preds, gt_dir, ["a"])
+
+
+def test_all_first_frames_empty_is_an_error_not_a_crash(tmp_path, capsys):
+    davis, results = _make_tree(tmp_path, seqs=("a",))
+    save_index_png(davis / "Annotations" / "480p" / "a" / "00000.png", np.zeros((H, W), np.uint8))
+    save_index_png(results / "a" / "00001.png", np.zeros((H, W), np.uint8))
+    save_index_png(results / "a" / "00002.png", np.zeros((H, W), np.uint8))
+    assert cli_main(["--davis-root", str(davis), "--results", str(results)]) == 2
+    assert "no objects to score" in capsys.readouterr().err

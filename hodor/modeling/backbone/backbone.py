@@ -27,8 +27,9 @@ class BackboneWithFPN(nn.Module):
     The three submodules are separate so that optimisers can give the trunk its own LR / freeze it.
     """
 
-    def __init__(self, trunk: nn.Module, out_channels: int = 256, norm_groups: int = 16) -> None:
+    def __init__(self, trunk: nn.Module, out_channels: int = 256, norm_groups: int = 16, name: str = "") -> None:
         super().__init__()
+        self.name = name or type(trunk).__name__
         self.trunk = trunk
         self.fpn = FPN(list(trunk.out_channels), out_channels)
         self.norms = nn.ModuleList(nn.GroupNorm(norm_groups, out_channels) for _ in trunk.strides)
@@ -66,12 +67,13 @@ def build_backbone_by_name(
     first k-1 stages (detectron2's convention). ``frozen_bn`` only affects ResNets.
     """
     trunk = BACKBONE_REGISTRY.build(name, drop_path_rate=drop_path_rate, frozen_bn=frozen_bn)
-    model = BackboneWithFPN(trunk, out_channels=out_channels, norm_groups=norm_groups)
+    model = BackboneWithFPN(trunk, out_channels=out_channels, norm_groups=norm_groups, name=name)
     if weights:
         from .weights import load_backbone_weights
 
         report = load_backbone_weights(model, weights, strict=False)
-        logger.info("%s", report)
+        if report.ok:
+            logger.info("%s", report)
     if freeze_at > 0:
         trunk.freeze(freeze_at)
     return model

@@ -322,8 +322,11 @@ class Checkpointer:
                     f"OUTPUT_DIR. Keys that may change on resume: {', '.join(RESUME_MUTABLE_KEYS)}"
                 )
 
-    def resume(self, path: str, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Restore model, optimiser, scheduler, scaler and this rank's RNG; returns the checkpoint dict."""
+    def resume(self, path: str, config: Mapping[str, Any] | None = None, restore_rng: bool = True) -> dict[str, Any]:
+        """Restore model, optimiser, scheduler, scaler and (optionally) this rank's RNG.
+
+        Returns the checkpoint dict (the caller restores sampler and hook states from it).
+        """
         data = self.read(path)
         self.check_compatible(data, path, config)
         self.model.load_state_dict(data["model"], strict=True)
@@ -335,7 +338,9 @@ class Checkpointer:
             self.scaler.load_state_dict(data["scaler"])
         rank, world = comm.get_rank(), comm.get_world_size()
         rng = data.get("rng") or []
-        if len(rng) == world:
+        if not restore_rng:
+            pass
+        elif len(rng) == world:
             restore_rng_state(rng[rank])
         else:
             logger.warning(

@@ -1,0 +1,140 @@
+"""``build_trainer(cfg)``: model, regime, optimiser, schedule, data, checkpoints and hooks from a config.
+
+Everything that can fail for a user mistake (config, dataset paths, output directory, checkpoint
+compatibility) fails here, before the first training step.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..checkpoint.checkpointer import Checkpointer, load_weights
+from ..config import CfgNode, cfg_to_dict
+from ..solver import build_lr_scheduler, build_optimizer
+from ..utils import comm
+from ..utils.logger import get_logger
+from .hooks import EvalHook, ImageWriter, IterationTimer, MetricsWriter, PeriodicCheckpointer, ProgressBar
+from .regimes import TrainingModule, build_regime
+from .trainer import Trainer, accumulation_plan
+
+logger = get_logger(__name__)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> this rank's GPU if CUDA is available, else CPU."""
+    if name == "auto":
+        return torch.device(f"cuda:{comm.get_local_rank()}") if torch.cuda.is_available() else torch.device("cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"DEVICE={name!r} but CUDA is not available; use DEVICE cpu or auto")
+    return dev
+
+
+def build_train_data(cfg: CfgNode, samples_per_forward: int) -> tuple[Any, Any]:
+    """(data loader yielding per-forward ClipBatches forever, sampler with state_dict or None)."""
+    from ..data import build_train_loader  # imported lazily: the data package is optional for unit tests
+
+    params = inspect.signature(build_train_loader).parameters
+    kwargs: dict[str, Any] = {}
+    for name in ("batch_size", "samples_per_forward", "samples_per_gpu"):
+        if name in params:
+            kwargs[name] = samples_per_forward
+            break
+    loader = build_train_loader(cfg, **kwargs)
+    if isinstance(loader, tuple):
+        return loader[0], loader[1]
+    sampler = None
+    for attr in ("batch_sampler", "sampler"):
+        s = getattr(loader, attr, None)
+        if s is not None and hasattr(s, "state_dict"):
+            sampler = s
+            break
+    return loader, sampler
+
+
+def build_trainer(
+    cfg: CfgNode,
+    resume: bool = False,
+    eval_fn: Callable[[], dict[str, float]] | None = None,
+    data: tuple[Any, Any] | None = None,
+    progress_bar: bool = True,
+) -> Trainer:
+    """Build everything for ``tools/train_net.py``; ``data`` = (loader, sampler) overrides the config's datasets."""
+    device = resolve_device(cfg.DEVICE)
+    world = comm.get_world_size()
+    per_forward, accum = accumulation_plan(cfg.SOLVER.IMS_PER_BATCH, cfg.SOLVER.MAX_SAMPLES_PER_GPU, world)
+    logger.info(
+        "Global batch %d = %d process(es) x %d forward(s) x %d sample(s)",
+        cfg.SOLVER.IMS_PER_BATCH,
+        world,
+        accum,
+        per_forward,
+    )
+
+    from ..modeling import build_model
+
+    model = build_model(cfg).to(device)
+    regime = build_regime(cfg)
+    module: nn.Module = TrainingModule(model, regime)
+    optimizer = build_optimizer(cfg, model)
+    scheduler = build_lr_scheduler(cfg, optimizer)
+    checkpointer = Checkpointer(model, cfg.OUTPUT_DIR, optimizer, scheduler, keep=cfg.SOLVER.CHECKPOINT_KEEP)
+
+    resume_path = checkpointer.last_checkpoint() if resume else None
+    if resume and resume_path is None:
+        logger.warning("--resume: no checkpoint in %s, starting from scratch", cfg.OUTPUT_DIR)
+    if resume_path is None and cfg.MODEL.WEIGHTS:
+        load_weights(model, cfg.MODEL.WEIGHTS)
+
+    loader, sampler = data if data is not None else build_train_data(cfg, per_forward)
+
+    if world > 1:
+        module = nn.parallel.DistributedDataParallel(
+            module, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=False
+        )
+
+    tb_writer = None
+    if comm.is_main_process():
+        from torch.utils.tensorboard import SummaryWriter
+
+        tb_writer = SummaryWriter(os.path.join(cfg.OUTPUT_DIR, "tb"))
+
+    hooks = [IterationTimer(cfg.SOLVER.IMS_PER_BATCH), PeriodicCheckpointer(cfg.SOLVER.CHECKPOINT_PERIOD)]
+    if cfg.TEST.EVAL_PERIOD > 0:
+        if eval_fn is None:
+            logger.warning(
+                "TEST.EVAL_PERIOD=%d but no evaluation function was given: no periodic evaluation", cfg.TEST.EVAL_PERIOD
+            )
+        else:
+            hooks.append(EvalHook(cfg.TEST.EVAL_PERIOD, eval_fn))
+    hooks += [
+        ImageWriter(cfg.SOLVER.IMAGE_LOG_PERIOD, list(cfg.INPUT.PIXEL_MEAN), list(cfg.INPUT.PIXEL_STD)),
+        MetricsWriter(cfg.OUTPUT_DIR, cfg.SOLVER.LOG_PERIOD),
+        ProgressBar(progress_bar),
+    ]
+    trainer = Trainer(
+        module,
+        optimizer,
+        scheduler,
+        loader,
+        max_iter=cfg.SOLVER.MAX_ITER,
+        accum_steps=accum,
+        device=device,
+        precision=cfg.SOLVER.PRECISION,
+        clip_grad_norm=cfg.SOLVER.CLIP_GRAD_NORM,
+        max_nonfinite=cfg.SOLVER.MAX_NONFINITE_STEPS,
+        checkpointer=checkpointer,
+        config_dict=cfg_to_dict(cfg),
+        sampler=sampler,
+        tb_writer=tb_writer,
+        hooks=hooks,
+    )
+    if resume_path is not None:
+        trainer.resume(resume_path)
+    return trainer

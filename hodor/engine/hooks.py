@@ -1,0 +1,287 @@
+"""Hooks run by the trainer around every optimiser step, in registration order.
+
+Order used by ``Trainer.from_config``: IterationTimer, PeriodicCheckpointer, EvalHook (if
+TEST.EVAL_PERIOD > 0), ImageWriter, MetricsWriter, ProgressBar. ``after_step`` sees
+``trainer.iter`` = index of the step just finished (so ``trainer.iter + 1`` steps are done).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from ..utils import comm
+from ..utils.logger import get_logger
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .trainer import Trainer
+
+logger = get_logger(__name__)
+
+
+class HookBase:
+    """Override any of the four callbacks; ``state_dict`` is stored in checkpoints."""
+
+    trainer: Trainer
+
+    def before_train(self) -> None: ...
+    def after_train(self) -> None: ...
+    def before_step(self) -> None: ...
+    def after_step(self) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+def _due(it_done: int, period: int, max_iter: int) -> bool:
+    return period > 0 and (it_done % period == 0 or it_done == max_iter)
+
+
+class IterationTimer(HookBase):
+    """Step time and throughput (samples per second over the global batch)."""
+
+    def __init__(self, samples_per_step: int) -> None:
+        self.samples_per_step = samples_per_step
+        self._t0 = 0.0
+
+    def before_step(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def after_step(self) -> None:
+        dt = time.perf_counter() - self._t0
+        s = self.trainer.storage
+        s.put_scalar("time", dt)
+        s.put_scalar("throughput", self.samples_per_step / max(dt, 1e-9))
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            s.put_scalar("memory_gb", torch.cuda.max_memory_allocated() / 1024**3)
+
+
+class PeriodicCheckpointer(HookBase):
+    """``model_XXXXXXX.pth`` every ``period`` steps (newest K kept) and ``model_final.pth`` at the end."""
+
+    def __init__(self, period: int) -> None:
+        self.period = period
+
+    def after_step(self) -> None:
+        done = self.trainer.iter + 1
+        if done == self.trainer.max_iter:
+            self.trainer.save_checkpoint("model_final", periodic=False)
+        elif _due(done, self.period, self.trainer.max_iter):
+            self.trainer.save_checkpoint(f"model_{done:07d}")
+
+
+class EvalHook(HookBase):
+    """Run ``eval_fn()`` every ``period`` steps; log its dict and keep ``model_best`` by ``metric``.
+
+    ``eval_fn`` returns a flat ``{name: number}`` dict (e.g. the DAVIS evaluator's "J&F-Mean").
+    It is called on every rank (evaluators may shard); results are logged from the main process.
+    """
+
+    def __init__(
+        self, period: int, eval_fn: Callable[[], dict[str, float]], metric: str = "J&F-Mean", mode: str = "max"
+    ) -> None:
+        self.period, self.eval_fn, self.metric, self.mode = period, eval_fn, metric, mode
+        self.best: float | None = None
+        self.best_iter = -1
+
+    def after_step(self) -> None:
+        done = self.trainer.iter + 1
+        if _due(done, self.period, self.trainer.max_iter):
+            self.run(done)
+
+    def run(self, done: int) -> dict[str, float]:
+        model = self.trainer.model
+        was_training = model.training
+        model.eval()
+        try:
+            results = self.eval_fn() or {}
+        finally:
+            model.train(was_training)
+        for k, v in results.items():
+            if isinstance(v, (int, float)):
+                self.trainer.storage.put_scalar(f"eval/{k}", v)
+        value = results.get(self.metric)
+        if value is not None and math.isfinite(float(value)):
+            better = self.best is None or (value > self.best if self.mode == "max" else value < self.best)
+            if better:
+                self.best, self.best_iter = float(value), done
+                logger.info("New best %s = %.4f at iteration %d", self.metric, value, done)
+                self.trainer.save_checkpoint("model_best", periodic=False)
+        return results
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_iter": self.best_iter}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_iter = state.get("best"), state.get("best_iter", -1)
+
+
+class MetricsWriter(HookBase):
+    """Every ``period`` steps: one JSON line in metrics.json, TensorBoard scalars, a log line."""
+
+    def __init__(self, output_dir: str, period: int) -> None:
+        self.output_dir, self.period = output_dir, period
+        self._json = None
+
+    def before_train(self) -> None:
+        if comm.is_main_process():
+            self._json = open(os.path.join(self.output_dir, "metrics.json"), "a", encoding="utf-8")
+
+    def after_step(self) -> None:
+        done = self.trainer.iter + 1
+        if _due(done, self.period, self.trainer.max_iter):
+            self.write(done)
+
+    def write(self, done: int) -> None:
+        if not comm.is_main_process():
+            return
+        latest = {k: v for k, (v, it) in self.trainer.storage.latest().items() if it == self.trainer.iter}
+        record = {"iteration": done, **latest}
+        if self._json is not None:
+            self._json.write(json.dumps(record) + "\n")
+            self._json.flush()
+        tb = self.trainer.tb_writer
+        if tb is not None:
+            for k, v in latest.items():
+                tb.add_scalar(k if "/" in k else f"train/{k}", v, done)
+        s = self.trainer.storage
+        eta = s.smoothed("time") * (self.trainer.max_iter - done)
+        losses = "  ".join(f"{k}: {s.smoothed(k):.4f}" for k in sorted(latest) if k.startswith("loss"))
+        logger.info(
+            "iter: %d/%d  %s  iou: %.3f  lr: %.3g  time: %.3fs  eta: %s",
+            done,
+            self.trainer.max_iter,
+            losses,
+            s.smoothed("iou"),
+            latest.get("lr", float("nan")),
+            s.smoothed("time"),
+            _fmt_seconds(eta),
+        )
+
+    def after_train(self) -> None:
+        if self._json is not None:
+            self._json.close()
+            self._json = None
+        if self.trainer.tb_writer is not None:
+            self.trainer.tb_writer.flush()
+
+
+def _fmt_seconds(sec: float) -> str:
+    if not math.isfinite(sec):
+        return "?"
+    sec = int(sec)
+    return f"{sec // 3600}:{sec % 3600 // 60:02d}:{sec % 60:02d}"
+
+
+# A fixed palette for index masks: 0 = black, then distinct colours.
+_PALETTE = np.array(
+    [
+        [0, 0, 0],
+        [230, 25, 75],
+        [60, 180, 75],
+        [255, 225, 25],
+        [0, 130, 200],
+        [245, 130, 48],
+        [145, 30, 180],
+        [70, 240, 240],
+        [240, 50, 230],
+        [210, 245, 60],
+        [250, 190, 190],
+    ],
+    dtype=np.uint8,
+)
+
+
+def render_predictions(
+    frames: torch.Tensor,
+    targets: torch.Tensor,
+    pred_logits: torch.Tensor,
+    target_frames: list[int],
+    pixel_mean: list[float],
+    pixel_std: list[float],
+    alpha: float = 0.5,
+) -> np.ndarray:
+    """A [3, 2H, N*W] uint8 image: top row ground truth, bottom row prediction, one column per prediction.
+
+    Shapes: frames [T, 3, H, W] (normalised), targets [N, H, W], pred_logits [1+I, N, H, W].
+    """
+    mean = torch.tensor(pixel_mean).view(3, 1, 1)
+    std = torch.tensor(pixel_std).view(3, 1, 1)
+    pred = pred_logits.argmax(0).cpu().numpy()  # [N, H, W]
+    tgt = targets.clamp(min=0).cpu().numpy()
+    cols = []
+    for n, t in enumerate(target_frames):
+        img = (frames[t].float().cpu() * std + mean).clamp(0, 255).permute(1, 2, 0).numpy()
+        rows = []
+        for lab in (tgt[n], pred[n]):
+            col = _PALETTE[lab % len(_PALETTE)].astype(np.float32)
+            blend = np.where(lab[..., None] > 0, (1 - alpha) * img + alpha * col, img)
+            rows.append(blend)
+        cols.append(np.concatenate(rows, axis=0))
+    return np.concatenate(cols, axis=1).astype(np.uint8).transpose(2, 0, 1)
+
+
+class ImageWriter(HookBase):
+    """Every ``period`` steps: ground truth vs predicted masks of the first sample to TensorBoard."""
+
+    def __init__(self, period: int, pixel_mean: list[float], pixel_std: list[float]) -> None:
+        self.period, self.pixel_mean, self.pixel_std = period, pixel_mean, pixel_std
+
+    def after_step(self) -> None:
+        done = self.trainer.iter + 1
+        tb = self.trainer.tb_writer
+        out, batch = self.trainer.last_output, self.trainer.last_batch
+        if tb is None or out is None or batch is None or not _due(done, self.period, self.trainer.max_iter):
+            return
+        group = next((g for g in out.groups if g.pred_logits is not None), None)
+        if group is None:
+            return
+        sample = int(group.sample_index[0])
+        tgt_frames = [p.step.tgt for p in group.predictions if p.supervised]
+        img = render_predictions(
+            batch.frames[sample],
+            group.targets[0].detach(),
+            group.pred_logits[0].detach(),
+            tgt_frames,
+            self.pixel_mean,
+            self.pixel_std,
+        )
+        tb.add_image("train/gt_vs_pred", img, done)
+
+
+class ProgressBar(HookBase):
+    """A tqdm bar with ETA on the main process."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._bar = None
+
+    def before_train(self) -> None:
+        if self.enabled and comm.is_main_process():
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=self.trainer.max_iter, initial=self.trainer.start_iter, desc="train", dynamic_ncols=True
+            )
+
+    def after_step(self) -> None:
+        if self._bar is not None:
+            s = self.trainer.storage
+            self._bar.set_postfix(
+                loss=f"{s.smoothed('loss'):.4f}", lr=f"{s.latest().get('lr', (float('nan'), 0))[0]:.2e}"
+            )
+            self._bar.update(1)
+
+    def after_train(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

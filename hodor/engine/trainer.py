@@ -1,0 +1,298 @@
+"""The training loop: gradient accumulation, AMP, DDP, non-finite guard, signals, resume.
+
+``Trainer`` is deliberately thin: ``run_step`` draws ``accum_steps`` per-forward batches, runs
+the (possibly DDP-wrapped) :class:`~hodor.engine.regimes.TrainingModule` under autocast, and
+takes one optimiser step; everything periodic (logging, checkpoints, evaluation, images,
+progress) is a hook (``hodor.engine.hooks``). ``build_trainer(cfg)`` wires it from a config.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..checkpoint.checkpointer import Checkpointer, restore_rng_state, sampler_state_for_rank, unwrap
+from ..utils import comm
+from ..utils.logger import get_logger
+from .events import EventStorage
+from .hooks import HookBase
+from .regimes import RegimeOutput
+
+logger = get_logger(__name__)
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised after SOLVER.MAX_NONFINITE_STEPS consecutive non-finite losses (a checkpoint is saved first)."""
+
+
+class TrainingInterrupted(Exception):
+    """SIGTERM/SIGINT arrived; a checkpoint was saved. ``signum`` tells which signal."""
+
+    def __init__(self, signum: int, iteration: int) -> None:
+        super().__init__(f"training interrupted by signal {signum} after iteration {iteration}; checkpoint saved")
+        self.signum, self.iteration = signum, iteration
+
+
+def accumulation_plan(ims_per_batch: int, max_samples_per_gpu: int, world_size: int) -> tuple[int, int]:
+    """(samples per forward, forwards per optimiser step) so the global batch is ``ims_per_batch``.
+
+    Each of the ``world_size`` processes contributes ``ims_per_batch / world_size`` samples per
+    step, ``min(max_samples_per_gpu, that)`` at a time. Both divisions must be exact: a silently
+    different effective batch would change the recipe.
+    """
+    if ims_per_batch <= 0 or max_samples_per_gpu <= 0:
+        raise ValueError(
+            f"SOLVER.IMS_PER_BATCH ({ims_per_batch}) and SOLVER.MAX_SAMPLES_PER_GPU ({max_samples_per_gpu}) must be > 0"
+        )
+    if ims_per_batch % world_size:
+        raise ValueError(
+            f"SOLVER.IMS_PER_BATCH={ims_per_batch} is not divisible by the number of processes ({world_size}); "
+            "choose a global batch that is a multiple of the number of GPUs"
+        )
+    per_rank = ims_per_batch // world_size
+    per_forward = min(max_samples_per_gpu, per_rank)
+    if per_rank % per_forward:
+        raise ValueError(
+            f"each of the {world_size} processes must put {per_rank} samples through per step, which is not a "
+            f"multiple of SOLVER.MAX_SAMPLES_PER_GPU={max_samples_per_gpu}; pick MAX_SAMPLES_PER_GPU dividing {per_rank}"
+        )
+    return per_forward, per_rank // per_forward
+
+
+class Trainer:
+    """Iteration-based loop over an (infinite) iterable of per-forward ``ClipBatch`` objects."""
+
+    def __init__(
+        self,
+        module: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any,
+        data_loader: Iterable,
+        *,
+        max_iter: int,
+        accum_steps: int = 1,
+        device: torch.device | str = "cpu",
+        precision: str = "fp32",
+        clip_grad_norm: float = 0.0,
+        max_nonfinite: int = 5,
+        checkpointer: Checkpointer | None = None,
+        config_dict: dict | None = None,
+        sampler: Any = None,
+        tb_writer: Any = None,
+        hooks: Sequence[HookBase] = (),
+    ) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"SOLVER.PRECISION must be one of {list(PRECISIONS)}, got {precision!r}")
+        self.module = module
+        self.model = unwrap(module).model if hasattr(unwrap(module), "model") else unwrap(module)
+        self.optimizer, self.scheduler = optimizer, scheduler
+        self.data_loader = data_loader
+        self.max_iter, self.accum_steps = max_iter, accum_steps
+        self.device = torch.device(device)
+        self.precision = precision
+        self.amp_dtype = PRECISIONS[precision]
+        self.scaler = torch.amp.GradScaler(self.device.type) if precision == "fp16" else None
+        if checkpointer is not None:
+            checkpointer.scaler = self.scaler
+        self.clip_grad_norm = clip_grad_norm
+        self.max_nonfinite = max_nonfinite
+        self.checkpointer = checkpointer
+        self.config_dict = config_dict
+        self.sampler = sampler
+        self.tb_writer = tb_writer
+        self.storage = EventStorage()
+        self.hooks: list[HookBase] = []
+        self.register_hooks(hooks)
+        self.start_iter = 0
+        self.iter = 0
+        self.nonfinite_in_a_row = 0
+        self.nonfinite_total = 0
+        self.batches_consumed = 0
+        self.last_output: RegimeOutput | None = None
+        self.last_batch: Any = None
+        self._pending_rng: dict | None = None
+        self._stop_signal = 0
+        self._data_iter = None
+
+    def register_hooks(self, hooks: Iterable[HookBase]) -> None:
+        for h in hooks:
+            h.trainer = self
+            self.hooks.append(h)
+
+    # -- state -------------------------------------------------------------------------------
+    def save_checkpoint(self, name: str, periodic: bool = True) -> str | None:
+        """Checkpoint after ``self.iter + 1`` finished steps (called from hooks / guards)."""
+        if self.checkpointer is None:
+            return None
+        extra = {
+            "hooks": [h.state_dict() for h in self.hooks],
+            "nonfinite_total": self.nonfinite_total,
+            "batches_consumed": self.batches_consumed,
+        }
+        sampler_state = (
+            self.sampler.state_dict() if self.sampler is not None and hasattr(self.sampler, "state_dict") else None
+        )
+        return self.checkpointer.save(name, self.iter + 1, self.config_dict, sampler_state, extra, periodic=periodic)
+
+    def resume(self, path: str) -> None:
+        """Restore everything from ``path``; the RNG is restored when ``train`` starts (after the
+        data iterator is created, which itself draws from the RNG, exactly as in the first run)."""
+        assert self.checkpointer is not None
+        data = self.checkpointer.resume(path, self.config_dict, restore_rng=False)
+        self.start_iter = int(data["iteration"])
+        extra = data.get("extra", {})
+        for h, st in zip(self.hooks, extra.get("hooks", [])):
+            h.load_state_dict(st)
+        self.nonfinite_total = int(extra.get("nonfinite_total", 0))
+        self.batches_consumed = int(extra.get("batches_consumed", 0))
+        sampler_state = sampler_state_for_rank(data)
+        if self.sampler is not None and sampler_state is not None and hasattr(self.sampler, "load_state_dict"):
+            self.sampler.load_state_dict(sampler_state)
+        elif self.sampler is not None:
+            logger.warning(
+                "sampler state not restored (world size changed or sampler has no state): data order differs"
+            )
+        rng = data.get("rng") or []
+        self._pending_rng = rng[comm.get_rank()] if len(rng) == comm.get_world_size() else None
+
+    # -- loop --------------------------------------------------------------------------------
+    def train(self) -> None:
+        logger.info("Starting training from iteration %d to %d", self.start_iter, self.max_iter)
+        self._data_iter = iter(self.data_loader)
+        if self._pending_rng is not None:
+            restore_rng_state(self._pending_rng)
+            self._pending_rng = None
+        self.module.train()
+        previous = self._install_signal_handlers()
+        self.iter = self.start_iter
+        try:
+            for h in self.hooks:
+                h.before_train()
+            for self.iter in range(self.start_iter, self.max_iter):
+                self.storage.iter = self.iter
+                for h in self.hooks:
+                    h.before_step()
+                self.run_step()
+                for h in self.hooks:
+                    h.after_step()
+                if self._should_stop():
+                    self.save_checkpoint(f"model_{self.iter + 1:07d}")
+                    raise TrainingInterrupted(self._stop_signal, self.iter + 1)
+        finally:
+            for h in self.hooks:
+                h.after_train()
+            self._restore_signal_handlers(previous)
+
+    def _next_batch(self) -> Any:
+        batch = next(self._data_iter)
+        self.batches_consumed += 1
+        return batch.to(self.device) if hasattr(batch, "to") else batch
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def run_step(self) -> None:
+        """One optimiser step over ``accum_steps`` forwards; skipped if any loss is non-finite."""
+        self.optimizer.zero_grad(set_to_none=True)
+        is_ddp = isinstance(self.module, nn.parallel.DistributedDataParallel)
+        sums: dict[str, torch.Tensor] = {}
+        finite = True
+        for k in range(self.accum_steps):
+            batch = self._next_batch()
+            sync = contextlib.nullcontext() if not is_ddp or k == self.accum_steps - 1 else self.module.no_sync()
+            with sync:
+                with self._autocast():
+                    out: RegimeOutput = self.module(batch, self.iter)
+                loss = out.total_loss / self.accum_steps
+                finite = finite and bool(torch.isfinite(loss.detach()))
+                (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+            for name, v in {**out.losses, **out.metrics}.items():
+                sums[name] = sums.get(name, 0.0) + v.detach().float() / self.accum_steps
+            sums["loss"] = sums.get("loss", 0.0) + loss.detach().float()
+        self.last_output, self.last_batch = out, batch
+        lr = self.optimizer.param_groups[-1]["lr"]
+        finite = self._all_ranks_true(finite)
+        if finite:
+            self.nonfinite_in_a_row = 0
+            self._optimizer_step()
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
+            self.nonfinite_in_a_row += 1
+            self.nonfinite_total += 1
+            logger.warning(
+                "non-finite loss at iteration %d: step skipped (%d in a row, %d in total)",
+                self.iter,
+                self.nonfinite_in_a_row,
+                self.nonfinite_total,
+            )
+        self.scheduler.step()
+        names = sorted(sums)
+        values = comm.reduce_mean(torch.stack([sums[n] for n in names]).to(self.device))
+        self.storage.put_scalars(**{n: float(v) for n, v in zip(names, values.cpu())})
+        self.storage.put_scalar("lr", lr)
+        self.storage.put_scalar("nonfinite_steps", self.nonfinite_total)
+        if not finite and self.nonfinite_in_a_row >= self.max_nonfinite:
+            path = self.save_checkpoint(f"model_{self.iter + 1:07d}")
+            raise NonFiniteLossError(
+                f"{self.nonfinite_in_a_row} consecutive non-finite losses (SOLVER.MAX_NONFINITE_STEPS="
+                f"{self.max_nonfinite}) at iteration {self.iter}; the parameters are those of the last finite "
+                f"step, saved to {path}. Lower SOLVER.BASE_LR, use SOLVER.CLIP_GRAD_NORM, or switch "
+                "SOLVER.PRECISION to fp32/bf16, then resume with --resume."
+            )
+
+    def _optimizer_step(self) -> None:
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        if self.clip_grad_norm > 0:
+            params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
+            norm = torch.nn.utils.clip_grad_norm_(params, self.clip_grad_norm)
+            self.storage.put_scalar("grad_norm", float(norm))
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+
+    def _all_ranks_true(self, flag: bool) -> bool:
+        if not comm.is_dist() or comm.get_world_size() == 1:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MIN)
+        return bool(t.item() > 0.5)
+
+    # -- signals -----------------------------------------------------------------------------
+    def _install_signal_handlers(self) -> dict:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._stop_signal:  # second signal: stop now
+                raise KeyboardInterrupt
+            self._stop_signal = signum
+            logger.warning("received signal %d: saving a checkpoint after this step, then exiting", signum)
+
+        return {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    @staticmethod
+    def _restore_signal_handlers(previous: dict) -> None:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+    def _should_stop(self) -> bool:
+        stop = self._stop_signal
+        if comm.is_dist() and comm.get_world_size() > 1:
+            t = torch.tensor([float(stop)], device=self.device)
+            torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+            stop = int(t.item())
+            self._stop_signal = stop
+        return stop != 0

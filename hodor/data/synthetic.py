@@ -69,6 +69,17 @@ def _check_free(path: str, overwrite: bool) -> None:
         raise FileExistsError(f"{path} already exists; pass overwrite=True (--overwrite) to write over it")
 
 
+def _size(image_size: Sequence[int], max_objects: int, num_frames: int = 1) -> tuple[int, int]:
+    """Validate the common arguments; returns (H, W)."""
+    if len(image_size) != 2 or min(int(v) for v in image_size) < 32:
+        raise ValueError(f"image_size must be [H, W] with both >= 32 pixels, got {list(image_size)}")
+    if not 1 <= max_objects <= 250:
+        raise ValueError(f"max_objects must be in 1..250 (uint8 label maps), got {max_objects}")
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    return int(image_size[0]), int(image_size[1])
+
+
 def _save_jpg(path: str, image: np.ndarray) -> None:
     Image.fromarray(image).save(path, quality=JPEG_QUALITY)
 
@@ -155,7 +166,7 @@ def make_coco(
     Returns: stats dict (counts, seconds).
     """
     t0 = time.perf_counter()
-    h, w = int(image_size[0]), int(image_size[1])
+    h, w = _size(image_size, max_objects)
     ann_file = os.path.join(root, "annotations", f"instances_{split}.json")
     _check_free(ann_file, overwrite)
     os.makedirs(os.path.dirname(ann_file), exist_ok=True)
@@ -218,7 +229,7 @@ def make_davis(
     masks (what copying the first mask would score as J; low means the videos are not trivial).
     """
     t0 = time.perf_counter()
-    h, w = int(image_size[0]), int(image_size[1])
+    h, w = _size(image_size, max_objects, num_frames)
     splits = dict(splits) if splits else {split_name: num_videos}
     for split in splits:
         _check_free(os.path.join(root, "ImageSets", "2017", f"{split}.txt"), overwrite)
@@ -269,7 +280,7 @@ def make_youtube_vos(
     ``frames`` = every 5th frame from the first appearance on (the frames that would be scored).
     """
     t0 = time.perf_counter()
-    h, w = int(image_size[0]), int(image_size[1])
+    h, w = _size(image_size, max_objects, num_frames)
     split_root = os.path.join(root, split)
     _check_free(os.path.join(split_root, "meta.json"), overwrite)
     stride = YTVOS_ANNOTATION_STRIDE

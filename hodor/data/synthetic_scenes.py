@@ -222,7 +222,12 @@ def sample_video_scene(
                 offsets = np.round(pad + pad * np.sin(om * t + ph)).astype(int)
                 canvas = sample_background(rng, h + 2 * pad, w + 2 * pad)
                 return VideoScene(specs, poses, starts, canvas, offsets, (h, w))
-        n = max(n - 1, 1)  # too crowded to stay well posed: retry with one object fewer
+        if n == 1:
+            raise RuntimeError(
+                f"could not lay out a well-posed {num_frames}-frame video of {h}x{w} pixels in {MAX_TRIES} tries; "
+                "use larger frames or fewer frames"
+            )
+        n -= 1  # too crowded to stay well posed: retry with one object fewer
 
 
 def render_video(scene: VideoScene, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -176,7 +176,7 @@ def test_same_seed_identical_files_other_seed_differs(tmp_path, tiny_root):
     assert shared and all(a[k] != b.get(k) for k in shared)
 
 
-def test_existing_dataset_needs_overwrite(tmp_path):
+def test_existing_dataset_and_bad_arguments(tmp_path):
     root = str(tmp_path / "d")
     make_davis(root, num_videos=1, num_frames=3, image_size=[48, 64], max_objects=2)
     with pytest.raises(FileExistsError, match="val.txt"):
@@ -184,6 +184,10 @@ def test_existing_dataset_needs_overwrite(tmp_path):
     make_davis(root, num_videos=1, num_frames=3, image_size=[48, 64], max_objects=2, overwrite=True)
     with pytest.raises(ValueError, match="unknown synthetic preset"):
         make_all(root, preset="huge")
+    with pytest.raises(ValueError, match="image_size"):
+        make_coco(str(tmp_path / "c"), num_images=1, image_size=[16, 16])
+    with pytest.raises(ValueError, match="max_objects"):
+        make_youtube_vos(str(tmp_path / "y"), num_videos=1, max_objects=0)
 
 
 def test_first_mask_iou_counts_motion():

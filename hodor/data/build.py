@@ -107,6 +107,18 @@ class ClipDataset(Dataset):
         return self.mapper(record, rng)
 
     def __getitem__(self, key: SampleKey) -> ClipSample:
+        if torch.utils.data.get_worker_info() is not None:
+            return self._get(key)  # DataLoader workers already run torch single-threaded
+        # In the main process (NUM_WORKERS = 0) small per-sample ops are much slower with
+        # several intra-op threads (thread wake-ups dominate); run them on one thread.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self._get(key)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _get(self, key: SampleKey) -> ClipSample:
         position, d, idx = key
         bad: list[str] = []
         redraws: list[str] = []

@@ -36,6 +36,7 @@ def build_decoder(cfg) -> HodorDecoder:
         ffn_dim=d.FFN_DIM,
         dropout=d.DROPOUT,
         pos_enc_in_queries=d.POS_ENC_IN_QUERIES,
+        reduce_dim=cfg.MODEL.HIDDEN_DIM // 4,  # 64 for the original width 256
     )
 
 

@@ -47,8 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config-file", default="", metavar="FILE", help="YAML config (may use _BASE_)")
     parser.add_argument("--no-overlay", action="store_true", help="do not write overlay.mp4")
     parser.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the masks (default 0.5)")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE config overrides")
     return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Options anywhere; every leftover word is a ``KEY VALUE`` config override (``args.opts``)."""
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    unknown = [r for r in rest if r.startswith("--")]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.opts = rest
+    return args
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -56,7 +66,7 @@ def run(args: argparse.Namespace) -> dict:
     cfg = load_config(args.config_file or None, list(args.opts))
     source = VideoSource(args.input)
     specs = [parse_mask_spec(s) for s in args.mask]
-    masks = load_masks(specs, (source.height, source.width), len(source) if source.exact_length else None)
+    masks = load_masks(specs, (source.height, source.width), len(source) or None)
 
     device = resolve_device(cfg.DEVICE)
     model = build_inference_model(cfg, device)
@@ -90,7 +100,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point (``hodor-infer-video``)."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     setup_logger()
     try:
         with torch.inference_mode():

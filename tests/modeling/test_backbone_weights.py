@@ -249,3 +249,15 @@ def test_bad_files(tmp_path, swin_t):
     junk.write_bytes(b"not a pickle at all")
     with pytest.raises(ValueError, match="junk.pkl"):
         load_backbone_weights(swin_t, str(junk))
+
+
+def test_plain_batchnorm_resnet_strict_roundtrip(tmp_path):
+    """With FROZEN_BN off, a full torchvision file loads strictly (num_batches_tracked is not 'missing')."""
+    model = build_backbone_by_name("resnet18", out_channels=16, norm_groups=4, frozen_bn=False)
+    assert type(model.trunk.body.bn1).__name__ == "BatchNorm2d"
+    sd = {k: torch.randn_like(v) if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    path = str(tmp_path / "own.safetensors")
+    save_file(sd, path)
+    report = load_backbone_weights(model, path, strict=True)
+    assert report.ok and report.source_format == "hodor backbone"
+    assert_loaded(model, sd)

@@ -63,6 +63,12 @@ class ResNetTrunk(nn.Module):
         mapped: dict[str, Tensor] = {}
         ignored: list[str] = []
         unknown: list[str] = []
+        if any(k.startswith(("stem.", "res2.")) for k in sd):
+            logger.warning(
+                "Loading detectron2 ResNet weights into a torchvision-style ResNet (stride in the 3x3 conv, "
+                "RGB input normalised by INPUT.PIXEL_MEAN/STD). MSRA-trained detectron2 ResNets put the stride "
+                "in the 1x1 conv and expect BGR input without std scaling; expect a domain shift for those."
+            )
         for key, value in sd.items():
             if key.startswith("fc.") or key.endswith("num_batches_tracked"):
                 ignored.append(key)

@@ -317,7 +317,8 @@ def load_backbone_weights(backbone: nn.Module, path: str, strict: bool = False) 
         else:
             to_load[k] = v
     report.unexpected += unknown
-    report.missing = [k for k in target if k not in to_load]
+    # BatchNorm's step counter is bookkeeping, not a weight: never report it as missing.
+    report.missing = [k for k in target if k not in to_load and not k.endswith("num_batches_tracked")]
     report.loaded = sorted(to_load)
     if not to_load:
         raise ValueError(

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from hodor.utils import comm
 from hodor.utils.logger import get_logger
 from hodor.utils.registry import Registry
 
@@ -175,7 +176,7 @@ class TrainLoader:
         max_bad_samples: int = 100,
         multiprocessing_context: str = "",
     ) -> None:
-        self.dataset, self.sampler, self.samples_per_batch = dataset, sampler, int(samples_per_batch)
+        self.dataset, self.index_sampler, self.samples_per_batch = dataset, sampler, int(samples_per_batch)
         self.max_bad_samples = int(max_bad_samples)
         self.start_position = sampler.start
         self.batches_consumed = 0
@@ -193,18 +194,33 @@ class TrainLoader:
         )
 
     @property
+    def sampler(self) -> TrainLoader:
+        """The object whose ``state_dict``/``load_state_dict`` a trainer should checkpoint: the
+        loader itself (its state counts consumed batches; the index sampler runs ahead)."""
+        return self
+
+    @property
     def position(self) -> int:
-        return self.start_position + self.batches_consumed * self.samples_per_batch * self.sampler.world_size
+        """Global sample position after the last consumed batch (same on every rank)."""
+        return self.start_position + self.batches_consumed * self.samples_per_batch * self.index_sampler.world_size
 
     def state_dict(self) -> dict:
         return {
             "position": self.position,
-            "seed": self.sampler.seed,
-            "sizes": list(self.sampler.sizes),
+            "seed": self.index_sampler.seed,
+            "sizes": list(self.index_sampler.sizes),
             "bad_samples": len(self.bad_samples),
         }
 
+    def load_state_dict(self, state: dict) -> None:
+        """Resume: the next ``iter(self)`` continues exactly after the saved position."""
+        self.index_sampler.load_state_dict(state)
+        self.start_position, self.batches_consumed = self.index_sampler.start, 0
+
     def __iter__(self) -> Iterator[ClipBatch]:
+        # a new iterator continues from what was consumed so far (prefetched batches are redone)
+        self.index_sampler.load_state_dict(self.state_dict())
+        self.start_position, self.batches_consumed = self.index_sampler.start, 0
         for batch in self.loader:
             self.batches_consumed += 1
             for m in batch.meta:
@@ -233,13 +249,23 @@ def _seed(cfg) -> int:
     return s
 
 
-def build_train_loader(cfg, rank: int = 0, world_size: int = 1, start: int | dict = 0) -> TrainLoader:
+def build_train_loader(
+    cfg,
+    rank: int | None = None,
+    world_size: int | None = None,
+    start: int | dict = 0,
+    samples_per_forward: int | None = None,
+) -> TrainLoader:
     """Training loader for TRAINING.MODE over DATASETS.TRAIN mixed by DATASETS.TRAIN_RATIOS.
 
     Args:
+        rank, world_size: this process's shard (default: from torch.distributed, else 0 / 1).
         start: number of batches this rank already consumed (int), or a
             :meth:`TrainLoader.state_dict` to resume exactly.
+        samples_per_forward: samples per ClipBatch (default SOLVER.MAX_SAMPLES_PER_GPU).
     """
+    rank = comm.get_rank() if rank is None else rank
+    world_size = comm.get_world_size() if world_size is None else world_size
     names = list(cfg.DATASETS.TRAIN)
     if not names:
         raise ValueError("DATASETS.TRAIN is empty: name at least one registered dataset")
@@ -267,7 +293,7 @@ def build_train_loader(cfg, rank: int = 0, world_size: int = 1, start: int | dic
         datasets.append(records)
         scales.append(spec.clip_delta_scale)
     seed = _seed(cfg)
-    B = int(cfg.SOLVER.MAX_SAMPLES_PER_GPU)
+    B = int(samples_per_forward or cfg.SOLVER.MAX_SAMPLES_PER_GPU)
     sampler = MixtureSampler([len(d) for d in datasets], ratios, seed=seed, rank=rank, world_size=world_size)
     if isinstance(start, dict):
         sampler.load_state_dict(start)

@@ -16,6 +16,7 @@ Keeping records this small is what makes YouTube-VOS-sized metadata load in abou
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +47,9 @@ def decode_segmentation(seg: Any, height: int, width: int, source: str) -> np.nd
             rle = {"size": list(seg["size"]), "counts": counts.encode("utf-8") if isinstance(counts, str) else counts}
         else:
             raise TypeError(f"unsupported segmentation type {type(seg).__name__}")
-        m = mask_utils.decode(rle)
+        with warnings.catch_warnings():  # pycocotools + numpy 2: harmless __array__(copy=...) notice
+            warnings.simplefilter("ignore", DeprecationWarning)
+            m = mask_utils.decode(rle)
     except (TypeError, ValueError, KeyError, IndexError) as e:
         raise DataError(source, f"cannot decode segmentation ({type(e).__name__}: {e})") from e
     if m.shape[:2] != (height, width):

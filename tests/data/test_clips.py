@@ -150,9 +150,14 @@ def test_resume_reproduces_uninterrupted_batches(syn_root, small_cfg):
     state = first.state_dict()
     resumed = list(islice(build_train_loader(cfg, start=state), 2))
     by_iter = list(islice(build_train_loader(cfg, start=2), 2))
-    for x, y, z in zip(full[2:], resumed, by_iter, strict=True):
+    trainer_style = build_train_loader(cfg)  # what a trainer does: loader.sampler.load_state_dict, then iter()
+    trainer_style.sampler.load_state_dict(state)
+    via_sampler = list(islice(trainer_style, 1))
+    via_sampler += list(islice(trainer_style, 1))  # a new iterator continues after the consumed batch
+    for x, y, z, u in zip(full[2:], resumed, by_iter, via_sampler, strict=True):
         assert [m["position"] for m in x.meta] == [m["position"] for m in y.meta]
         assert torch.equal(x.frames, y.frames) and torch.equal(x.masks, y.masks) and torch.equal(x.frames, z.frames)
+        assert torch.equal(x.frames, u.frames)
 
 
 def _fake_video(n: int, annotated: list[int]) -> VideoRecord:

@@ -136,3 +136,22 @@ def test_unsafe_pickle_and_bad_files_are_refused(tmp_path):
     torch.save({"model": [1, 2]}, tmp_path / "list.pth")
     with pytest.raises(CheckpointError, match="state dict"):
         read_checkpoint(str(tmp_path / "list.pth"))
+
+
+def test_original_style_training_pickle_loads_weights_only(tmp_path):
+    import numpy as np
+
+    from hodor.checkpoint.io import is_original_state_dict
+
+    # the original's four top-level keys, with numpy scalars in the logger state (allow-listed)
+    ckpt = {
+        "model": {"feature_extractor.norm_layers.0.weight": torch.ones(2), "encoder.fg_query_embed": torch.zeros(2)},
+        "iterations": 5,
+        "logger": {"elapsed": np.float64(1.5), "total_iterations": np.int64(3)},
+        "optimizers_and_lr_schedulers": [
+            ({"state": {}, "param_groups": [{"lr": 1e-4, "betas": (0.9, 0.999)}]}, [{"last_epoch": 3}])
+        ],
+    }
+    torch.save(ckpt, tmp_path / "orig.pth")
+    sd, cfg = read_checkpoint(str(tmp_path / "orig.pth"))
+    assert set(sd) == set(ckpt["model"]) and cfg is None and is_original_state_dict(sd)

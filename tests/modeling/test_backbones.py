@@ -141,3 +141,20 @@ def test_swin_trains_at_tiny_size_with_frozen_stem():
     assert all(p.grad is None for p in model.trunk.layers[0].parameters())
     assert model.trunk.layers[1].blocks[0].attn.qkv.weight.grad.abs().sum() > 0
     assert model.fpn.lateral_convs[0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.gpu
+def test_parity_with_original_case_a_cuda():
+    """Same check on CUDA with TF32 off (TF32 would round far beyond the tolerance)."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    model = build_backbone_by_name("swin_t").eval().cuda()
+    model.load_state_dict(convert_original_feature_extractor(original_state_dict()), strict=True)
+    images = torch.from_numpy(np.load(os.path.join(FIXTURE, "inputs.npz"))["a_images"]).cuda()
+    expected = np.load(os.path.join(FIXTURE, "expected.npz"))
+    with torch.no_grad():
+        out = model(images)
+    for stride in (4, 8, 16, 32):
+        ref = expected[f"a_feat{stride}"].astype(np.float64)
+        err = np.abs(out[stride].double().cpu().numpy() - ref).max()
+        assert err <= 1e-4 * max(1.0, np.abs(ref).max()), f"stride {stride}: max abs diff {err}"

@@ -4,9 +4,10 @@ Mode 1 (implemented): score an existing DAVIS results folder like the official t
 
     python tools/eval_vos.py --davis-root DAVIS --results RESULTS [--set val] [--out DIR] [--workers N]
 
-Mode 2 (to be added by the inference owner): ``--config-file CFG [KEY VALUE ...]`` with
-``MODEL.WEIGHTS`` runs the predictor over a DAVIS-layout dataset, writes the PNGs, then scores
-them through the same ``_evaluate_and_report`` path.
+Mode 2: ``--config-file CFG [--davis-root DAVIS] [--out DIR] [KEY VALUE ...]`` with
+``MODEL.WEIGHTS`` runs the predictor over a DAVIS-layout dataset (or every ``DATASETS.TEST``
+entry), writes the PNGs, then scores them through the same ``_evaluate_and_report`` path
+(hodor/inference/eval_mode.py).
 
 The official tool prints a message and exits 0 on broken predictions; we exit with status 2 and
 write no CSV, so a script cannot mistake an aborted run for a finished one.
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--full-precision", action="store_true", help="also write *-full.csv copies with 12 decimals next to the CSVs"
     )
-    m = p.add_argument_group("run a checkpoint first (not available yet)")
+    m = p.add_argument_group("run a checkpoint first (mode 2)")
     m.add_argument("--config-file", default=None, help="config of the model to run before evaluating")
     m.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides, e.g. MODEL.WEIGHTS ckpt.pth")
     return p
@@ -81,18 +82,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     # No setup_logger() here: it imports torch (3 s), which mode 1 never needs; warnings still
     # reach stderr through logging's last-resort handler.
     args = parser.parse_args(argv)
-    if not args.davis_root:
-        parser.error("--davis-root is required")
 
     if args.config_file:
-        # ---- Mode 2: run a checkpoint, then evaluate ------------------------------------------
-        # To be implemented with hodor.inference: load_config(args.config_file, args.opts), build
-        # the predictor from MODEL.WEIGHTS, write <out>/results/<seq>/<frame>.png for every
-        # sequence of ImageSets/2017/<set>.txt, then `return _evaluate_and_report(args, results)`.
-        print("ERROR: --config-file mode (run a checkpoint, then evaluate) is not implemented yet", file=sys.stderr)
-        return EXIT_EVAL_ERROR
+        # ---- Mode 2 (owned by hodor/inference): run a checkpoint, then evaluate ---------------
+        # Predicts --davis-root (or every DATASETS.TEST entry) into <out>/results/<seq>/<frame>.png,
+        # <out> = --out or OUTPUT_DIR/inference/<dataset>, then scores it through the same
+        # _evaluate_and_report path; YouTube-VOS gets <out>/Annotations/ + Annotations.zip.
+        import copy
+
+        from hodor.inference.eval_mode import predict_for_eval
+
+        try:
+            jobs = predict_for_eval(args.config_file, args.opts, args.davis_root, args.set, args.resolution, args.out)
+        except (ValueError, RuntimeError, OSError) as e:  # config, data and checkpoint errors name the file
+            print(f"ERROR: {e}", file=sys.stderr)
+            return EXIT_EVAL_ERROR
+        status = EXIT_OK
+        for job in jobs:
+            if job.kind == "davis":
+                job_args = copy.copy(args)
+                job_args.davis_root, job_args.set, job_args.out = job.davis_root, job.split, job.out_dir
+                status = max(status, _evaluate_and_report(job_args, job.results_dir))
+            else:
+                print(f"{job.dataset}: wrote submission {job.zip_path}")
+        return status
+        # ---- end of mode 2 -----------------------------------------------------------------------
 
     # ---- Mode 1: evaluate existing predictions ----------------------------------------------------
+    if not args.davis_root:
+        parser.error("--davis-root is required")
     if args.opts:
         parser.error(f"unexpected arguments {args.opts}: KEY VALUE overrides need --config-file")
     if not args.results:

@@ -30,8 +30,9 @@ Differences from the original, all outside the maths:
   the padded size).
 * An object whose given mask has no value > 0.5 after the 1/8 resize was dropped forever by the
   original. Here it is kept: the descriptor initialiser then starts from the feature at the mask's
-  argmax pixel (its documented fallback), and a warning is logged. A mask that is empty at the
-  network resolution is an error.
+  argmax pixel (its documented fallback), and a warning is logged. A thin mask that the 0.5
+  threshold of the resize to the network size would erase keeps its pixels with any coverage
+  (see ``preprocess_mask``). An empty mask is an error.
 * A mask given for an already tracked id is used as a ground-truth override at that frame
   (correction); the object is not encoded anew from it, the re-encoding of the frame picks it up.
 * Ids are any positive integers; they need not be contiguous. Channel j of the decoder output

@@ -65,13 +65,23 @@ def preprocess_frame(
     return pad_to_multiple(x, size_divisibility)[0]
 
 
-def preprocess_mask(mask: np.ndarray | Tensor, size_hw: Sequence[int], pad_hw: Sequence[int]) -> Tensor:
-    """Binary mask [H,W] -> resized (bilinear as float, > 0.5) and zero-padded mask [Hp,Wp] float32."""
+def preprocess_mask(
+    mask: np.ndarray | Tensor, size_hw: Sequence[int], pad_hw: Sequence[int], keep_thin: bool = True
+) -> Tensor:
+    """Binary mask [H,W] -> resized (bilinear as float, > 0.5) and zero-padded mask [Hp,Wp] float32.
+
+    ``keep_thin``: a non-empty mask that the 0.5 threshold would erase completely (a hairline
+    object shrunk to the network size) keeps every pixel with a positive resized value instead,
+    so the object is not lost before it is even encoded (the original lost it). Masks that
+    survive the threshold are unaffected.
+    """
     m = torch.as_tensor(np.ascontiguousarray(mask)) if isinstance(mask, np.ndarray) else mask
     m = (m != 0).float()[None, None]
     if tuple(m.shape[-2:]) != tuple(size_hw):
-        m = F.interpolate(m, size=tuple(size_hw), mode="bilinear", align_corners=False)
-        m = (m > 0.5).float()
+        soft = F.interpolate(m, size=tuple(size_hw), mode="bilinear", align_corners=False)
+        m = (soft > 0.5).float()
+        if keep_thin and not bool(m.any()):
+            m = (soft > 0).float()
     out = m.new_zeros((1, 1, int(pad_hw[0]), int(pad_hw[1])))
     out[..., : size_hw[0], : size_hw[1]] = m
     return out[0, 0]

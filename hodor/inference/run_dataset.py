@@ -52,28 +52,30 @@ def run_video(predictor: VideoPredictor, record: VideoRecord, out_dir: str, fram
     """Segment one video and write ``out_dir/<frame stem>.png``; returns the number of PNGs written.
 
     ``frames``: indices to write (e.g. YouTube-VOS's evaluated frames); None = every frame.
-    Predicted frames that already exist in ``out_dir`` are overwritten; any *other* PNG found
-    there afterwards (a stale result of an earlier run) is an error, since the evaluator would
-    read it.
+    Predicted frames that already exist in ``out_dir`` are overwritten; any *other* PNG there (a
+    stale result of another run, which the evaluator would read) is an error, checked first.
     """
-    prompts = first_appearance_masks(record)
     keep = None if frames is None else set(frames)
     names = record.frame_names
+    to_write = {names[i] + ".png" for i in range(len(record)) if keep is None or i in keep}
+    if os.path.isdir(out_dir):
+        extra = sorted(f for f in os.listdir(out_dir) if f.endswith(".png") and f not in to_write)
+        if extra:
+            raise DataError(
+                os.path.join(out_dir, extra[0]),
+                f"results folder holds {len(extra)} PNG(s) that are not frames of video {record.video_id} "
+                "(stale results of another run?); use an empty folder",
+            )
+    prompts = first_appearance_masks(record)
     predictor.reset()
     os.makedirs(out_dir, exist_ok=True)
-    written = set()
+    written = 0
     for i in range(len(record)):
         pred = predictor.step(record.load_frame(i), prompts.get(i))
         if keep is None or i in keep:
             save_index_png(os.path.join(out_dir, names[i] + ".png"), pred)
-            written.add(names[i] + ".png")
-    extra = sorted(f for f in os.listdir(out_dir) if f.endswith(".png") and f not in written)
-    if extra:
-        raise DataError(
-            os.path.join(out_dir, extra[0]),
-            f"results folder holds {len(extra)} PNG(s) this run did not write (stale results?); use an empty folder",
-        )
-    return len(written)
+            written += 1
+    return written
 
 
 def run_records(
@@ -109,6 +111,7 @@ def run_dataset(
     out_dir: str,
     sequences: Sequence[str] | None = None,
     split: str | None = "val",
+    resolution: str = "480p",
     progress: bool = True,
 ) -> str:
     """Predict a DAVIS-layout folder (``JPEGImages/480p/<video>``, ``Annotations/480p/<video>``).
@@ -120,7 +123,7 @@ def run_dataset(
     use_split = (
         split if split and os.path.isfile(os.path.join(dataset_root, "ImageSets", "2017", f"{split}.txt")) else None
     )
-    records = load_davis_folder(dataset_root, use_split)
+    records = load_davis_folder(dataset_root, use_split, resolution=resolution)
     if sequences is not None:
         by_name = {r.video_id: r for r in records}
         missing = [s for s in sequences if s not in by_name]
@@ -128,3 +131,28 @@ def run_dataset(
             raise DataError(dataset_root, f"sequences not found: {missing}")
         records = [by_name[s] for s in sequences]
     return run_records(model, cfg, records, out_dir, progress=progress)
+
+
+def run_youtube_vos(
+    model: nn.Module,
+    cfg,
+    records: Sequence[VideoRecord],
+    out_dir: str,
+    zip_name: str = "Annotations.zip",
+    progress: bool = True,
+) -> str:
+    """YouTube-VOS submission: ``out_dir/Annotations/<video>/<frame>.png`` for the frames the server
+    scores (each record's ``eval_frames``; all frames when unset) and ``out_dir/<zip_name>``.
+
+    Returns the zip path. A missing expected frame is an error (no zip is written).
+    """
+    from ..evaluation.youtube_vos import ANNOTATIONS, zip_submission
+
+    ann = os.path.join(out_dir, ANNOTATIONS)
+    run_records(model, cfg, records, ann, frames_to_write="eval", progress=progress)
+    expected = {}
+    for rec in records:
+        names = rec.frame_names
+        frames = rec.eval_frames if rec.eval_frames is not None else range(len(rec))
+        expected[rec.video_id] = [names[i] for i in frames]
+    return zip_submission(ann, expected, os.path.join(out_dir, zip_name))

@@ -189,3 +189,16 @@ def test_preprocess_sizes_and_mask_threshold():
     up = preprocess_mask(m, (20, 20), (32, 32))
     assert up.shape == (32, 32) and up[20:].sum() == 0 and up[:, 20:].sum() == 0
     assert 130 <= int(up.sum()) <= 150  # 6x6 box -> ~12x12
+
+
+def test_thin_mask_survives_shrinking():
+    """A 1-px line shrunk 4x would vanish under the 0.5 threshold; keep_thin keeps its coverage."""
+    m = np.zeros((64, 64), bool)
+    m[30, 5:60] = True
+    assert preprocess_mask(m, (16, 16), (32, 32), keep_thin=False).sum() == 0
+    kept = preprocess_mask(m, (16, 16), (32, 32))
+    assert 0 < int(kept.sum()) <= 2 * 16 and kept[:16, :16].any()
+    thick = box_mask(64, 64, 8, 40, 8, 40)
+    torch.testing.assert_close(
+        preprocess_mask(thick, (16, 16), (32, 32)), preprocess_mask(thick, (16, 16), (32, 32), keep_thin=False)
+    )

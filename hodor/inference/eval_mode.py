@@ -1,0 +1,82 @@
+"""Mode 2 of ``tools/eval_vos.py``: run a checkpoint over evaluation datasets, write the outputs.
+
+DAVIS-layout data gets ``<out>/results/<video>/<frame>.png`` (DAVIS palette) that the evaluator
+then scores; YouTube-VOS gets ``<out>/Annotations/`` for the frames the server expects plus
+``<out>/Annotations.zip``. ``<out>`` is ``--out`` when given, else
+``OUTPUT_DIR/inference/<dataset name>``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..config import load_config
+from ..data.catalog import load_dataset, resolve_root
+from ..utils.logger import get_logger, setup_logger
+from .model_loading import build_inference_model, resolve_device
+from .run_dataset import run_dataset, run_youtube_vos
+
+logger = get_logger(__name__)
+
+
+@dataclass
+class EvalJob:
+    """What was produced for one dataset."""
+
+    dataset: str
+    kind: str  # "davis" (results to score) or "youtube_vos" (submission zip)
+    out_dir: str
+    results_dir: str = ""
+    davis_root: str = ""
+    split: str = "val"
+    zip_path: str = ""
+
+
+def predict_for_eval(
+    config_file: str | None,
+    opts: Sequence[str],
+    davis_root: str | None = None,
+    split: str = "val",
+    resolution: str = "480p",
+    out: str | None = None,
+) -> list[EvalJob]:
+    """Build the model from the config (MODEL.WEIGHTS) and predict each evaluation dataset.
+
+    With ``davis_root``: that DAVIS-layout folder (videos of ``ImageSets/2017/<split>.txt``).
+    Otherwise every name in ``DATASETS.TEST``: ``davis_2017_<split>``, ``davis_folder:<path>`` or
+    ``youtube_vos_2019_valid`` (roots under ``DATASETS.ROOT``).
+    """
+    cfg = load_config(config_file or None, list(opts))
+    setup_logger()
+    if davis_root:
+        targets = [("davis_folder:" + davis_root, "davis", davis_root, split)]
+    else:
+        if not cfg.DATASETS.TEST:
+            raise ValueError("nothing to evaluate: pass --davis-root or set DATASETS.TEST (e.g. davis_2017_val)")
+        root = resolve_root(cfg.DATASETS.ROOT)
+        targets = []
+        for name in cfg.DATASETS.TEST:
+            if name.startswith("davis_2017_"):
+                targets.append((name, "davis", os.path.join(root, "DAVIS"), name[len("davis_2017_") :]))
+            elif name.startswith("davis_folder:"):
+                targets.append((name, "davis", name[len("davis_folder:") :], split))
+            elif name.startswith("youtube_vos"):
+                targets.append((name, "youtube_vos", "", ""))
+            else:
+                raise ValueError(f"DATASETS.TEST: don't know how to evaluate {name!r} (DAVIS layouts and YouTube-VOS)")
+
+    model = build_inference_model(cfg, resolve_device(cfg.DEVICE))
+    jobs = []
+    for name, kind, droot, sp in targets:
+        base = out or os.path.join(cfg.OUTPUT_DIR, "inference", name.replace(":", "_").replace(os.sep, "_"))
+        if kind == "davis":
+            res = run_dataset(model, cfg, droot, os.path.join(base, "results"), split=sp, resolution=resolution)
+            jobs.append(EvalJob(name, kind, base, results_dir=res, davis_root=droot, split=sp))
+        else:
+            records = load_dataset(name, cfg.DATASETS.ROOT)
+            zp = run_youtube_vos(model, cfg, records, base)
+            jobs.append(EvalJob(name, kind, base, zip_path=zp))
+        logger.info("%s: predictions in %s", name, base)
+    return jobs

@@ -1,0 +1,99 @@
+"""Dataset runner (DAVIS layout, YouTube-VOS submission) and tools/eval_vos.py mode 2 (run a checkpoint)."""
+
+import os
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from hodor.data.io import DataError, read_index_mask
+from hodor.data.records import VideoRecord
+from hodor.evaluation.cli import main as eval_main
+from hodor.evaluation.palette import save_index_png
+from hodor.inference import run_dataset
+from hodor.inference.run_dataset import run_youtube_vos
+from tests.inference.conftest import TINY_OPTS, box_mask, synthetic_video
+
+FIXTURE_DAVIS = os.path.join(os.path.dirname(__file__), "..", "fixtures", "davis_eval", "fixture", "DAVIS")
+SEQS = ["dev-fullframe-3f"]  # 3 frames of 64x64 (the network size of the tiny config)
+
+
+@pytest.fixture
+def small_davis(tmp_path):
+    root = tmp_path / "DAVIS"
+    for kind in ("JPEGImages", "Annotations"):
+        for s in SEQS:
+            shutil.copytree(os.path.join(FIXTURE_DAVIS, kind, "480p", s), root / kind / "480p" / s)
+    (root / "ImageSets" / "2017").mkdir(parents=True)
+    (root / "ImageSets" / "2017" / "val.txt").write_text("\n".join(SEQS) + "\n")
+    return str(root)
+
+
+def test_run_dataset_writes_every_frame(small_davis, tmp_path, tiny_model, tiny_cfg):
+    out = run_dataset(tiny_model, tiny_cfg, small_davis, str(tmp_path / "res"), progress=False)
+    for s in SEQS:
+        frames = sorted(os.listdir(os.path.join(small_davis, "JPEGImages", "480p", s)))
+        pngs = sorted(os.listdir(os.path.join(out, s)))
+        assert pngs == [f.replace(".jpg", ".png") for f in frames]
+        gt0 = read_index_mask(os.path.join(small_davis, "Annotations", "480p", s, pngs[0]))
+        pred0 = read_index_mask(os.path.join(out, s, pngs[0]))
+        assert pred0.shape == gt0.shape
+        ids = set(np.unique(gt0)) - {0, 255}
+        assert ids and set(np.unique(pred0)) - {0} == ids
+        np.testing.assert_array_equal(pred0, np.where(gt0 == 255, 0, gt0))  # first frame = given objects
+    # a stale PNG from an earlier run in the results folder is an error naming the file
+    stale = os.path.join(out, SEQS[0], "99999.png")
+    save_index_png(stale, np.zeros((64, 64), np.uint8))
+    with pytest.raises(DataError, match="99999.png"):
+        run_dataset(tiny_model, tiny_cfg, small_davis, out, sequences=[SEQS[0]], progress=False)
+
+
+def test_eval_vos_mode2_runs_checkpoint_and_scores(small_davis, tmp_path, capsys):
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(yaml.safe_dump({"OUTPUT_DIR": str(tmp_path / "unused")}))
+    out = tmp_path / "eval"
+    rc = eval_main(["--config-file", str(cfg_file), "--davis-root", small_davis, "--out", str(out), *TINY_OPTS])
+    printed = capsys.readouterr()
+    assert rc == 0, printed.err
+    assert (out / "global_results-val.csv").is_file() and (out / "per-sequence_results-val.csv").is_file()
+    assert sorted(os.listdir(out / "results")) == sorted(SEQS)
+    assert "J&F-Mean" in printed.out
+    # bad input: a checkpoint that does not exist -> exit 2 naming the file
+    rc = eval_main(["--config-file", str(cfg_file), "--davis-root", small_davis, "--out", str(out), *TINY_OPTS, "MODEL.WEIGHTS", str(tmp_path / "missing.pth")])  # fmt: skip
+    assert rc == 2 and "missing.pth" in capsys.readouterr().err
+
+
+def test_youtube_vos_submission_with_late_object(tmp_path, tiny_model, tiny_cfg):
+    frames = synthetic_video(5, 64, 96)
+    vdir, adir = tmp_path / "JPEGImages" / "vid1", tmp_path / "Annotations" / "vid1"
+    vdir.mkdir(parents=True)
+    adir.mkdir(parents=True)
+    paths = []
+    for i, f in enumerate(frames):
+        p = vdir / f"{5 * i:05d}.jpg"
+        Image.fromarray(f).save(p, quality=95)
+        paths.append(str(p))
+    a0 = np.where(box_mask(64, 96, 8, 28, 10, 34), 1, 0).astype(np.uint8)
+    a2 = np.where(box_mask(64, 96, 30, 54, 56, 80), 4, 0).astype(np.uint8)  # object 4 starts at frame 2
+    save_index_png(adir / "00000.png", a0)
+    save_index_png(adir / "00010.png", a2)
+    rec = VideoRecord(
+        dataset="yt",
+        video_id="vid1",
+        frame_paths=paths,
+        annotations={0: str(adir / "00000.png"), 2: str(adir / "00010.png")},
+        declared_objects={1: 1, 4: 2},
+        first_frames={1: 0, 4: 2},
+        eval_frames=[0, 1, 2, 3, 4],
+        source=str(adir),
+    )
+    zp = run_youtube_vos(tiny_model, tiny_cfg, [rec], str(tmp_path / "sub"), progress=False)
+    with zipfile.ZipFile(zp) as zf:
+        names = sorted(zf.namelist())
+    assert names == [f"Annotations/vid1/{5 * i:05d}.png" for i in range(5)]
+    preds = [read_index_mask(str(tmp_path / "sub" / "Annotations" / "vid1" / f"{5 * i:05d}.png")) for i in range(5)]
+    np.testing.assert_array_equal(preds[0], a0)
+    assert 4 not in preds[1] and (preds[2][a2 == 4] == 4).all()

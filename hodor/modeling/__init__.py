@@ -1,9 +1,17 @@
 """Model components: backbones + FPN, soft-masked attention, encoder, decoder and the HODOR model."""
 
 from .decoder import HodorDecoder
+from .descriptor_init import init_descriptors
 from .encoder import HodorEncoder
 from .hodor_model import HODOR, build_decoder, build_encoder
-from .masks import encoder_masks_from_index, encoder_masks_from_probs, grid_cells, merge_bg_logits
+from .masks import (
+    downsample_masks,
+    encoder_masks_from_index,
+    encoder_masks_from_probs,
+    grid_cells,
+    merge_bg_logits,
+)
+from .position_encoding import sine_position_embedding
 from .preprocess import normalize, pad_to_multiple
 from .soft_masked_attention import SoftMaskedAttention, default_mask_scales
 
@@ -22,10 +30,13 @@ __all__ = [
     "build_encoder",
     "build_model",
     "default_mask_scales",
+    "downsample_masks",
     "encoder_masks_from_index",
     "encoder_masks_from_probs",
     "grid_cells",
+    "init_descriptors",
     "merge_bg_logits",
     "normalize",
     "pad_to_multiple",
+    "sine_position_embedding",
 ]

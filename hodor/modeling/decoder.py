@@ -196,6 +196,12 @@ class HodorDecoder(nn.Module):
         fg = fg_desc.reshape(b, num_obj * t, c)  # object-major: (obj, slot)
         bg = bg_desc.reshape(b, num_bg * t, c)
         bg_emb = bg_embed[:, None, :].expand(num_bg, t, c).reshape(num_bg * t, c)
+        for name, inv, shape in (
+            ("fg_invalid", fg_invalid, (b, num_obj, t)),
+            ("bg_invalid", bg_invalid, (b, num_bg, t)),
+        ):
+            if inv is not None and tuple(inv.shape) != shape:
+                raise ValueError(f"{name} has shape {list(inv.shape)}, expected {list(shape)}")
         invalid = None
         if fg_invalid is not None or bg_invalid is not None:
             fi = fg_invalid if fg_invalid is not None else fg_desc.new_zeros(b, num_obj, t, dtype=torch.bool)

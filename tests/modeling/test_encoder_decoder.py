@@ -152,3 +152,12 @@ def test_sine_position_embedding_values():
         f = math.sin if i % 2 == 0 else math.cos
         assert pos[i, 1, 2].item() == pytest.approx(f(y / d), abs=1e-5)
         assert pos[8 + i, 1, 2].item() == pytest.approx(f(x / d), abs=1e-5)
+
+
+def test_decoder_rejects_misshaped_invalid_mask():
+    enc, dec = _tiny()
+    fg, bg = torch.randn(1, 2, 2, 32), torch.randn(1, 4, 2, 32)
+    with pytest.raises(ValueError, match="fg_invalid"):
+        _decode(
+            enc, dec, fg, bg, torch.randn(1, 32, 8, 8), torch.randn(1, 32, 4, 4), torch.zeros(1, 2, 3, dtype=torch.bool)
+        )

@@ -148,6 +148,14 @@ def _finalize(
     return ClipSample(frames, masks_t, torch.tensor(mask_valid, dtype=torch.bool), present, meta)
 
 
+def _renumber(index_mask: np.ndarray, ids: list[int]) -> np.ndarray:
+    """Objects ``ids`` -> 1..len(ids); everything else (other objects, void 255) -> 0."""
+    out = np.zeros(index_mask.shape, np.uint8)
+    for new, i in enumerate(ids, start=1):
+        out[index_mask == i] = new
+    return out
+
+
 class PseudoClipMapper:
     """ImageRecord -> pseudo-clip (static-image training)."""
 
@@ -256,9 +264,6 @@ class VideoClipMapper:
         others = self._others(record, ref, delta_scale, rng)
         frame_idx = [ref, *others]
         chosen = _choose(ids, p.max_objects, rng)
-        lut = np.zeros(256, np.uint8)
-        for new, i in enumerate(chosen):
-            lut[i] = new + 1
         masks = [ref_mask] + [record.load_mask(f) if not self.sparse else np.zeros_like(ref_mask) for f in others]
         h, w = ref_mask.shape
         views: list[View] = []
@@ -268,7 +273,7 @@ class VideoClipMapper:
                 raise DataError(
                     record.frame_paths[f], f"frame is {img.shape[0]}x{img.shape[1]} but the reference frame is {h}x{w}"
                 )
-            views.append(to_tv(img, lut[np.clip(m, 0, 255)]))
+            views.append(to_tv(img, _renumber(m, chosen)))
         with torch_seed(rng):
             imgs = [v[0] for v in views]
             if self.sparse:

@@ -113,6 +113,45 @@ def test_pseudo_clip_image_and_mask_agree(tmp_path):
     assert recipes == {"crop", "basic"}
 
 
+def _assert_colours_encode_labels(s, tag) -> None:
+    img = s.frames * torch.tensor(STD).view(1, 3, 1, 1) + torch.tensor(MEAN).view(1, 3, 1, 1)
+    for t in range(s.frames.shape[0]):
+        m = s.masks[t].clone()
+        m[(s.frames[t] == 0).all(0)] = -2
+        inner = m.clone()
+        for dy in (-2, -1, 0, 1, 2):
+            for dx in (-2, -1, 0, 1, 2):
+                inner[torch.roll(m, (dy, dx), (0, 1)) != m] = -1
+        for new, orig in enumerate([0, *s.meta["object_ids"]]):
+            sel = inner == new
+            if sel.sum() >= 5:
+                err = (img[t][:, sel].T - torch.tensor(PALETTE[orig], dtype=torch.float32)).abs().max(1).values
+                assert (err < 40).float().mean() > 0.97, (tag, t, orig, s.meta)
+
+
+def test_video_clip_image_and_mask_agree(tmp_path):
+    """Dense video clips: one geometric transform for all frames keeps pixels and labels together."""
+    from hodor.data.davis import load_davis_folder
+
+    vdir, adir = tmp_path / "JPEGImages" / "v", tmp_path / "Annotations" / "v"
+    vdir.mkdir(parents=True)
+    adir.mkdir(parents=True)
+    for f in range(4):
+        lab = np.zeros((64, 96), np.uint8)
+        lab[10 + 3 * f : 40 + 3 * f, 10:50] = 1
+        lab[30:60, 50 + 4 * f : 85] = 2
+        Image.fromarray(PALETTE[lab]).save(vdir / f"{f:05d}.png")
+        Image.fromarray(lab, mode="L").save(adir / f"{f:05d}.png")
+    rec = load_davis_folder(str(tmp_path))[0]
+    params = ClipParams(min_area=20, min_dim=3, max_delta=3, resize_min_dim=64, resize_max_dim=128)
+    kinds = set()
+    for seed in range(8):
+        s = VideoClipMapper(params, AugConfig(color=False), sparse=False)(rec, np.random.default_rng(seed))
+        kinds.add(s.meta["geometric"])
+        _assert_colours_encode_labels(s, seed)
+    assert {"crop", "affine"} <= kinds
+
+
 def test_invalid_pixels_are_mean_colour(tmp_path):
     rec = _textured_record(tmp_path)
     aug = AugConfig(color=False, crop_view_prob=0.0, basic_translate=0.25, basic_rotate=20.0)

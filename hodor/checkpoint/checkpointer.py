@@ -188,7 +188,7 @@ def _atomic_write_text(path: str, text: str) -> None:
 def versions() -> dict[str, str]:
     import hodor
 
-    return {"hodor": hodor.__version__, "torch": torch.__version__, "numpy": np.__version__}
+    return {"hodor": str(hodor.__version__), "torch": str(torch.__version__), "numpy": str(np.__version__)}
 
 
 class Checkpointer:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from ..checkpoint.checkpointer import CheckpointError
 from ..config import ConfigError, load_config
+from ..data.io import DataError
 from ..utils import comm
 from ..utils.logger import get_logger
 from .setup import default_argument_parser, default_setup
@@ -34,7 +35,7 @@ def run_training(args, eval_fn: Callable[[], dict[str, float]] | None = None) ->
         cfg = load_config(args.config_file or None, list(args.opts))
         default_setup(cfg, args)
         trainer = build_trainer(cfg, resume=args.resume, eval_fn=eval_fn)
-    except (ConfigError, CheckpointError, FileNotFoundError, PermissionError, ValueError) as exc:
+    except (ConfigError, CheckpointError, DataError, FileNotFoundError, PermissionError, ValueError) as exc:
         # user mistakes found before training starts: a message, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2

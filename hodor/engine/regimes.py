@@ -73,6 +73,7 @@ class GroupOutput:
     encoder_calls: list[EncoderCall] = field(default_factory=list)
     pred_logits: Tensor | None = None  # [b, 1+I, N, H, W] supervised, merged, upsampled
     targets: Tensor | None = None  # [b, N, H, W]
+    keepalive: Tensor | float = 0.0  # 0 * (features HODOR does not use), see ClipRegime._run_group
 
 
 @dataclass
@@ -80,10 +81,11 @@ class RegimeOutput:
     losses: dict[str, Tensor]  # weighted loss terms; the optimised loss is their sum
     metrics: dict[str, Tensor]  # logged only (IoU)
     groups: list[GroupOutput]
+    keepalive: Tensor | float = 0.0  # exactly zero; keeps every parameter in the autograd graph
 
     @property
     def total_loss(self) -> Tensor:
-        return sum(self.losses.values())  # type: ignore[return-value]
+        return sum(self.losses.values()) + self.keepalive  # type: ignore[return-value]
 
 
 class ClipRegime:
@@ -130,11 +132,12 @@ class ClipRegime:
         """Run all groups of ``batch``; losses are batch means (groups weighted by their size)."""
         num_objects = batch.num_objects.to("cpu")
         total = int(num_objects.numel())
-        groups, losses, ious = [], {}, []
+        groups, losses, ious, keepalive = [], {}, [], 0.0
         for count in torch.unique(num_objects).tolist():
             idx = torch.nonzero(num_objects == count).flatten()
             g = self._run_group(model, batch, idx, int(count), iteration, record)
             groups.append(g)
+            keepalive = keepalive + g.keepalive
             if g.pred_logits is None:
                 continue
             term = segmentation_loss(g.pred_logits, g.targets, self.dice, self.ce_weight, self.dice_weight)
@@ -144,7 +147,7 @@ class ClipRegime:
         if not losses:
             raise ValueError("the batch produced no supervised prediction (check TRAINING.CYCLES and the regime)")
         metrics = {"iou": torch.stack(ious).mean()} if ious else {}
-        return RegimeOutput(losses=losses, metrics=metrics, groups=groups)
+        return RegimeOutput(losses=losses, metrics=metrics, groups=groups, keepalive=keepalive)
 
     def _run_group(
         self, model: nn.Module, batch: Any, idx: Tensor, count: int, iteration: int, record: bool
@@ -169,6 +172,10 @@ class ClipRegime:
         feats = model.extract_features(frames.flatten(0, 1))
         f4 = feats[4].unflatten(0, (b, T))  # [b, T, C, H/4, W/4]
         f8 = feats[8].unflatten(0, (b, T))  # [b, T, C, H/8, W/8]
+        # HODOR only uses strides 4 and 8; the coarser FPN outputs exist for the backbone's
+        # other uses. A zero-weighted term keeps their parameters in the graph so that DDP runs
+        # without find_unused_parameters (it adds exactly 0 to the loss and to every gradient).
+        out.keepalive = sum((f.float().mean() * 0.0 for s, f in feats.items() if s not in (4, 8)), 0.0)
 
         fg0, bg0 = encoder_masks_from_index(masks[:, 0], count, self.num_bg)
         desc0 = model.encode(f8[:, 0], fg0.to(f8.dtype), bg0.to(f8.dtype))

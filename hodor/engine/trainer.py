@@ -143,8 +143,8 @@ class Trainer:
         return self.checkpointer.save(name, self.iter + 1, self.config_dict, sampler_state, extra, periodic=periodic)
 
     def resume(self, path: str) -> None:
-        """Restore everything from ``path``; the RNG is restored when ``train`` starts (after the
-        data iterator is created, which itself draws from the RNG, exactly as in the first run)."""
+        """Restore everything from ``path``; the RNG states are restored right after the first
+        batch of the resumed run is drawn (see ``_next_batch``)."""
         assert self.checkpointer is not None
         data = self.checkpointer.resume(path, self.config_dict, restore_rng=False)
         self.start_iter = int(data["iteration"])
@@ -167,17 +167,14 @@ class Trainer:
     def train(self) -> None:
         logger.info("Starting training from iteration %d to %d", self.start_iter, self.max_iter)
         self._data_iter = iter(self.data_loader)
-        if self._pending_rng is not None:
-            restore_rng_state(self._pending_rng)
-            self._pending_rng = None
         self.module.train()
         previous = self._install_signal_handlers()
         self.iter = self.start_iter
         try:
             for h in self.hooks:
                 h.before_train()
-            for self.iter in range(self.start_iter, self.max_iter):
-                self.storage.iter = self.iter
+            for it in range(self.start_iter, self.max_iter):
+                self.iter = self.storage.iter = it
                 for h in self.hooks:
                     h.before_step()
                 self.run_step()
@@ -193,6 +190,12 @@ class Trainer:
 
     def _next_batch(self) -> Any:
         batch = next(self._data_iter)
+        if self._pending_rng is not None:
+            # Restored only after the first batch of a resumed run: a data iterator may draw from
+            # the global RNG when it starts (DataLoader's base seed), which the uninterrupted run
+            # did once at its beginning, not at this iteration.
+            restore_rng_state(self._pending_rng)
+            self._pending_rng = None
         self.batches_consumed += 1
         return batch.to(self.device) if hasattr(batch, "to") else batch
 

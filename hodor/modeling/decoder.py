@@ -28,6 +28,9 @@ class DeformConvBlock(nn.Module):
         """[B,C,h,w] -> [B,C,h,w]. The deformable conv always runs in float32: torchvision's CPU
         kernel has no bf16/fp16 version, so under autocast or with half inputs we upcast."""
         offsets = self.conv_offsets(x)
+        # torchvision's CPU kernel segfaults on NaN offsets; a NaN input still gives a NaN output,
+        # so the trainer's non-finite-loss guard sees it instead of the process crashing.
+        offsets = torch.nan_to_num(offsets, nan=0.0, posinf=0.0, neginf=0.0)
         if x.dtype == offsets.dtype == torch.float32 and not torch.is_autocast_enabled(x.device.type):
             return self.conv_deform(x, offsets)
         with torch.autocast(x.device.type, enabled=False):

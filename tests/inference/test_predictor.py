@@ -202,3 +202,21 @@ def test_thin_mask_survives_shrinking():
     torch.testing.assert_close(
         preprocess_mask(thick, (16, 16), (32, 32)), preprocess_mask(thick, (16, 16), (32, 32), keep_thin=False)
     )
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu(tiny_model, tiny_cfg):
+    import copy
+
+    frames = synthetic_video(4, 64, 96)
+    given = {1: box_mask(64, 96, 8, 28, 10, 34), 2: box_mask(64, 96, 30, 54, 56, 80)}
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    outs = {}
+    for dev in ("cpu", "cuda"):
+        model = copy.deepcopy(tiny_model).to(dev)
+        pred = VideoPredictor.from_config(model, tiny_cfg)
+        assert pred.device.type == dev
+        outs[dev] = [pred.step(f, given if t == 0 else None) for t, f in enumerate(frames)]
+    for a, b in zip(outs["cpu"], outs["cuda"]):
+        assert (a == b).mean() > 0.999

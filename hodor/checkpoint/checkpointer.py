@@ -373,7 +373,9 @@ def load_weights(model: nn.Module, path: str) -> None:
         load_model_weights = None
     model = unwrap(model)
     if load_model_weights is not None:
-        load_model_weights(model, path)
+        report = load_model_weights(model, path, strict=False)  # logs missing/unexpected/mis-shaped keys
+        if not report.loaded:
+            raise CheckpointError(f"MODEL.WEIGHTS {path}: no tensor fits this model; is it for another architecture?")
         return
     if not os.path.isfile(path):
         raise CheckpointError(f"MODEL.WEIGHTS file not found: {path}")

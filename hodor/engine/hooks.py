@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import resource
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,8 @@ class IterationTimer(HookBase):
         s.put_scalar("throughput", self.samples_per_step / max(dt, 1e-9))
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             s.put_scalar("memory_gb", torch.cuda.max_memory_allocated() / 1024**3)
+        else:  # peak resident set size of this process (Linux reports KiB)
+            s.put_scalar("memory_gb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2)
 
 
 class PeriodicCheckpointer(HookBase):

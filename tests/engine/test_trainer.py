@@ -50,7 +50,14 @@ def test_resume_continues_exactly(tmp_path):
     # outputs of a run: metrics as JSON lines, TensorBoard events, resolved config, checkpoints
     lines = [json.loads(x) for x in open(tmp_path / "full" / "metrics.json")]
     assert [x["iteration"] for x in lines] == [1, 2] and {"loss", "loss_ce", "loss_dice", "lr", "iou"} <= set(lines[0])
-    assert any(f.startswith("events.out.tfevents") for f in os.listdir(tmp_path / "full" / "tb"))
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tb = EventAccumulator(str(tmp_path / "full" / "tb"))
+    tb.Reload()
+    assert {"train/loss_ce", "train/loss_dice", "train/lr", "train/iou", "train/throughput", "train/memory_gb"} <= set(
+        tb.Tags()["scalars"]
+    )
+    assert tb.Tags()["images"] == ["train/gt_vs_pred"]  # ground truth vs prediction over the clip
     files = sorted(os.listdir(tmp_path / "full"))
     assert {"config.yaml", "env.json", "log.txt", "model_final.pth", "model_0000001.pth"} <= set(files)
 
@@ -97,3 +104,21 @@ def test_unwritable_output_dir_fails_before_training(tmp_path):
     blocker.write_text("x")
     with pytest.raises(PermissionError, match="OUTPUT_DIR"):
         default_setup(tiny_cfg(blocker / "out"))
+
+
+def test_fine_tuning_loads_weights_only(tmp_path):
+    from hodor.checkpoint.checkpointer import Checkpointer
+    from hodor.modeling import build_model
+
+    torch.manual_seed(123)
+    source = build_model(tiny_cfg(tmp_path / "src"))
+    Checkpointer(source, str(tmp_path / "src")).save("model_final", 7, periodic=False)
+    stream = ClipStream(1)
+    cfg = tiny_cfg(tmp_path / "ft", "MODEL.WEIGHTS", str(tmp_path / "src" / "model_final.pth"))
+    trainer = build_trainer(cfg, data=(stream, stream), progress_bar=False)
+    assert trainer.start_iter == 0  # weights only: no iteration, optimiser or schedule state
+    for k, v in source.state_dict().items():
+        assert torch.equal(v, trainer.model.state_dict()[k]), k
+    bad = tiny_cfg(tmp_path / "ft2", "MODEL.WEIGHTS", str(tmp_path / "missing.pth"))
+    with pytest.raises(Exception, match="missing.pth"):
+        build_trainer(bad, data=(stream, stream), progress_bar=False)

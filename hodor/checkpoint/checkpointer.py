@@ -221,8 +221,10 @@ class Checkpointer:
         sampler_state: Any = None,
         extra: Mapping[str, Any] | None = None,
         periodic: bool = True,
+        update_pointer: bool = True,
     ) -> str | None:
-        """Write ``save_dir/name.pth`` atomically and point ``last_checkpoint`` at it.
+        """Write ``save_dir/name.pth`` atomically and (unless ``update_pointer`` is False, as for
+        ``model_best``) point ``last_checkpoint`` at it.
 
         ``periodic`` files (``model_XXXXXXX``) are pruned to the newest ``keep``.
         Returns the path on the main process, None elsewhere.
@@ -250,7 +252,8 @@ class Checkpointer:
         os.makedirs(self.save_dir, exist_ok=True)
         path = os.path.join(self.save_dir, f"{name}.pth")
         atomic_torch_save(data, path)
-        _atomic_write_text(os.path.join(self.save_dir, POINTER), f"{name}.pth\n")
+        if update_pointer:
+            _atomic_write_text(os.path.join(self.save_dir, POINTER), f"{name}.pth\n")
         logger.info("Saved checkpoint %s (iteration %d)", path, iteration)
         if periodic:
             self._prune()
@@ -353,10 +356,21 @@ class Checkpointer:
 
 
 def sampler_state_for_rank(data: Mapping[str, Any]) -> Any:
-    """This rank's sampler state from a checkpoint dict (None if the world size changed)."""
+    """This rank's sampler state from a checkpoint dict.
+
+    If the number of processes changed, rank 0's state is used: hodor's train loader stores a
+    *global* sample position (identical on every rank), from which any sharding can continue.
+    """
     states = data.get("sampler") or []
-    if len(states) != comm.get_world_size():
+    if not states:
         return None
+    if len(states) != comm.get_world_size():
+        logger.warning(
+            "checkpoint written by %d processes, now %d: continuing from rank 0's data position",
+            len(states),
+            comm.get_world_size(),
+        )
+        return states[0]
     return states[comm.get_rank()]
 
 

@@ -118,7 +118,8 @@ class EvalHook(HookBase):
             if better:
                 self.best, self.best_iter = float(value), done
                 logger.info("New best %s = %.4f at iteration %d", self.metric, value, done)
-                self.trainer.save_checkpoint("model_best", periodic=False)
+                # not the resume point: last_checkpoint keeps naming the newest state
+                self.trainer.save_checkpoint("model_best", periodic=False, update_pointer=False)
         return results
 
     def state_dict(self) -> dict[str, Any]:

@@ -128,7 +128,7 @@ class Trainer:
             self.hooks.append(h)
 
     # -- state -------------------------------------------------------------------------------
-    def save_checkpoint(self, name: str, periodic: bool = True) -> str | None:
+    def save_checkpoint(self, name: str, periodic: bool = True, update_pointer: bool = True) -> str | None:
         """Checkpoint after ``self.iter + 1`` finished steps (called from hooks / guards)."""
         if self.checkpointer is None:
             return None
@@ -140,7 +140,15 @@ class Trainer:
         sampler_state = (
             self.sampler.state_dict() if self.sampler is not None and hasattr(self.sampler, "state_dict") else None
         )
-        return self.checkpointer.save(name, self.iter + 1, self.config_dict, sampler_state, extra, periodic=periodic)
+        return self.checkpointer.save(
+            name,
+            self.iter + 1,
+            self.config_dict,
+            sampler_state,
+            extra,
+            periodic=periodic,
+            update_pointer=update_pointer,
+        )
 
     def resume(self, path: str) -> None:
         """Restore everything from ``path``; the RNG states are restored right after the first

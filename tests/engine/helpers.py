@@ -19,7 +19,7 @@ def tiny_cfg(output_dir: str, *opts: str, config: str = "Base-quick.yaml"):
 
 
 class ClipStream:
-    """Infinite stream of random ClipBatches; batch k depends only on (seed, k), so the stream
+    """Infinite stream of random ClipBatches (size x size frames, a multiple of 32); batch k depends only on (seed, k), so the stream
     resumes exactly from ``state_dict()`` (the role the data pipeline's sampler plays).
 
     Samples have 1 or 2 objects (so batches mix object counts) drawn as rectangles that move

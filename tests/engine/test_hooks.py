@@ -18,7 +18,7 @@ from .helpers import ClipStream, tiny_cfg
 def _trainer(out, *opts, eval_fn=None):
     cfg = tiny_cfg(out, "SOLVER.IMS_PER_BATCH", "1", *opts)
     default_setup(cfg)
-    stream = ClipStream(1, seed=4)
+    stream = ClipStream(1, size=32, seed=4)
     return build_trainer(cfg, eval_fn=eval_fn, data=(stream, stream), progress_bar=False)
 
 
@@ -35,6 +35,7 @@ def test_eval_hook_logs_results_and_keeps_best(tmp_path):
     assert len(calls) == 2
     best = torch.load(tmp_path / "model_best.pth", weights_only=True)
     assert best["iteration"] == 1  # the better score came first
+    assert open(tmp_path / "last_checkpoint").read().strip() == "model_final.pth"  # resume point unchanged
     lines = [json.loads(x) for x in open(tmp_path / "metrics.json")]
     assert [x.get("eval/J&F-Mean") for x in lines] == [50.0, 40.0]
     assert best["extra"]["hooks"][2] == {"best": 50.0, "best_iter": 1}

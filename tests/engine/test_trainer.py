@@ -26,7 +26,7 @@ class LossRecorder(HookBase):
 def _run(out, max_iter, resume=False, *opts, stream=None):
     cfg = tiny_cfg(out, "SOLVER.MAX_ITER", str(max_iter), *opts)
     default_setup(cfg)
-    stream = stream or ClipStream(1, seed=5)
+    stream = stream or ClipStream(1, size=32, seed=5)
     trainer = build_trainer(cfg, resume=resume, data=(stream, stream), progress_bar=False)
     rec = LossRecorder()
     trainer.register_hooks([rec])
@@ -63,13 +63,13 @@ def test_resume_continues_exactly(tmp_path):
 
 
 def test_nonfinite_steps_are_skipped_then_abort(tmp_path):
-    stream = ClipStream(1, seed=2)
+    stream = ClipStream(1, size=32, seed=2)
     stream.poison = {0}  # the first step's input is NaN
     trainer, losses = _run(tmp_path / "one", 2, False, "SOLVER.IMS_PER_BATCH", "1", stream=stream)
     assert trainer.nonfinite_total == 1 and not torch.isfinite(torch.tensor(losses[0])) and losses[1] == losses[1]
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
 
-    stream = ClipStream(1, seed=2)
+    stream = ClipStream(1, size=32, seed=2)
     stream.poison = set(range(100))
     cfg = tiny_cfg(
         tmp_path / "abort", "SOLVER.MAX_NONFINITE_STEPS", "2", "SOLVER.MAX_ITER", "10", "SOLVER.IMS_PER_BATCH", "1"
@@ -86,7 +86,7 @@ def test_nonfinite_steps_are_skipped_then_abort(tmp_path):
 
 def test_resume_refuses_other_architecture_or_changed_config(tmp_path):
     _run(tmp_path, 1)
-    stream = ClipStream(1)
+    stream = ClipStream(1, size=32)
     cfg = tiny_cfg(tmp_path, "SOLVER.MAX_ITER", "2", "MODEL.ENCODER.FFN_DIM", "32")
     with pytest.raises(CheckpointError, match="different architecture"):
         build_trainer(cfg, resume=True, data=(stream, stream), progress_bar=False)
@@ -113,7 +113,7 @@ def test_fine_tuning_loads_weights_only(tmp_path):
     torch.manual_seed(123)
     source = build_model(tiny_cfg(tmp_path / "src"))
     Checkpointer(source, str(tmp_path / "src")).save("model_final", 7, periodic=False)
-    stream = ClipStream(1)
+    stream = ClipStream(1, size=32)
     cfg = tiny_cfg(tmp_path / "ft", "MODEL.WEIGHTS", str(tmp_path / "src" / "model_final.pth"))
     trainer = build_trainer(cfg, data=(stream, stream), progress_bar=False)
     assert trainer.start_iter == 0  # weights only: no iteration, optimiser or schedule state

@@ -33,6 +33,8 @@ def resolve_device(name: str) -> torch.device:
     dev = torch.device(name)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"DEVICE={name!r} but CUDA is not available; use DEVICE cpu or auto")
+    if dev.type == "cuda" and dev.index is None:  # one GPU per process under torchrun
+        dev = torch.device(f"cuda:{comm.get_local_rank()}")
     return dev
 
 

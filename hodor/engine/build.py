@@ -60,6 +60,16 @@ def build_train_data(cfg: CfgNode, samples_per_forward: int) -> tuple[Any, Any]:
     return loader, sampler
 
 
+def _default_eval_fn(cfg: CfgNode, model: nn.Module) -> Callable[[], dict[str, float]] | None:
+    """DAVIS J&F on DATASETS.TEST with the streaming predictor (hodor.inference.train_eval), if available."""
+    try:
+        from ..inference.train_eval import make_davis_eval_fn
+    except ImportError as exc:
+        logger.warning("in-training evaluation unavailable (%s)", exc)
+        return None
+    return make_davis_eval_fn(cfg, model)
+
+
 def build_trainer(
     cfg: CfgNode,
     resume: bool = False,
@@ -109,6 +119,8 @@ def build_trainer(
 
     hooks = [IterationTimer(cfg.SOLVER.IMS_PER_BATCH), PeriodicCheckpointer(cfg.SOLVER.CHECKPOINT_PERIOD)]
     if cfg.TEST.EVAL_PERIOD > 0:
+        if eval_fn is None:
+            eval_fn = _default_eval_fn(cfg, model)
         if eval_fn is None:
             logger.warning(
                 "TEST.EVAL_PERIOD=%d but no evaluation function was given: no periodic evaluation", cfg.TEST.EVAL_PERIOD

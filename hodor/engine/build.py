@@ -61,12 +61,9 @@ def build_train_data(cfg: CfgNode, samples_per_forward: int) -> tuple[Any, Any]:
 
 
 def _default_eval_fn(cfg: CfgNode, model: nn.Module) -> Callable[[], dict[str, float]] | None:
-    """DAVIS J&F on DATASETS.TEST with the streaming predictor (hodor.inference.train_eval), if available."""
-    try:
-        from ..inference.train_eval import make_davis_eval_fn
-    except ImportError as exc:
-        logger.warning("in-training evaluation unavailable (%s)", exc)
-        return None
+    """DAVIS J&F on DATASETS.TEST with the streaming predictor (hodor.inference.train_eval)."""
+    from ..inference.train_eval import make_davis_eval_fn
+
     return make_davis_eval_fn(cfg, model)
 
 

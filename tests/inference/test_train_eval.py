@@ -1,0 +1,45 @@
+"""In-training DAVIS evaluation: the function the trainer's EvalHook calls every TEST.EVAL_PERIOD."""
+
+import math
+import os
+
+import pytest
+
+from hodor.config import load_config
+from hodor.data.synthetic import make_davis
+from hodor.inference.train_eval import davis_targets, make_davis_eval_fn
+
+from .conftest import TINY_OPTS
+
+
+@pytest.fixture(scope="module")
+def davis_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("davis") / "DAVIS")
+    make_davis(root, num_videos=3, num_frames=4, image_size=(48, 64), max_objects=2, seed=3)
+    return root
+
+
+def test_eval_fn_scores_the_first_videos(tiny_model, davis_root, tmp_path):
+    cfg = load_config(
+        None,
+        TINY_OPTS
+        + ["OUTPUT_DIR", str(tmp_path), "DATASETS.TEST", f"['davis_folder:{davis_root}']", "TEST.MAX_VIDEOS", "2"],
+    )
+    fn = make_davis_eval_fn(cfg, tiny_model)
+    assert fn is not None
+    tiny_model.train()
+    out = fn()
+    assert tiny_model.training, "the predictor must restore the caller's train mode"
+    for key in ("J&F-Mean", "J-Mean", "F-Mean", "J-Recall", "J-Decay"):
+        assert key in out and math.isfinite(out[key])
+    assert 0.0 <= out["J&F-Mean"] <= 1.0
+    pred_root = os.path.join(str(tmp_path), "eval_during_training")
+    (dataset_dir,) = os.listdir(pred_root)
+    videos = sorted(os.listdir(os.path.join(pred_root, dataset_dir)))
+    assert videos == ["synth-val-000", "synth-val-001"], videos  # TEST.MAX_VIDEOS limits the videos
+
+
+def test_non_davis_test_sets_are_skipped(tmp_path):
+    cfg = load_config(None, ["DATASETS.TEST", "['youtube_vos_2019_valid']", "OUTPUT_DIR", str(tmp_path)])
+    assert davis_targets(cfg) == []
+    assert make_davis_eval_fn(cfg, None) is None

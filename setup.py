@@ -49,6 +49,11 @@ setup(
         "dev": ["pytest>=7.4", "pytest-timeout>=2.2", "ruff>=0.6"],
     },
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "hodor-train = hodor.engine.launch:train_main",
+            "hodor-eval-vos = hodor.evaluation.cli:main",
+            "hodor-infer-video = hodor.inference.video_cli:main",
+            "hodor-synthetic = hodor.data.synthetic:cli",
+        ],
     },
 )

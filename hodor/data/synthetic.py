@@ -435,5 +435,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
     return stats
 
 
+def cli(argv: Sequence[str] | None = None) -> int:
+    """Console script ``hodor-synthetic``: like ``main`` but returns an exit status."""
+    main(argv)
+    return 0
+
+
 if __name__ == "__main__":
     main()

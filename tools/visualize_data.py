@@ -23,27 +23,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from hodor.config import load_config  # noqa: E402
 from hodor.data import build_train_loader  # noqa: E402
-
-
-def palette(n: int = 256) -> np.ndarray:
-    """The standard DAVIS/PASCAL colour map (bit-interleaved), [n, 3] uint8."""
-    out = np.zeros((n, 3), np.uint8)
-    for i in range(n):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        out[i] = (r, g, b)
-    return out
+from hodor.evaluation.palette import davis_palette  # noqa: E402
 
 
 def render_sample(
     frames: np.ndarray, masks: np.ndarray, valid: list[bool], title: str, alpha: float = 0.5
 ) -> Image.Image:
     """frames [T,H,W,3] uint8, masks [T,H,W] int -> one grid image with a title strip."""
-    pal = palette()
+    pal = davis_palette()
     tiles = []
     for t in range(frames.shape[0]):
         img = frames[t].astype(np.float32)

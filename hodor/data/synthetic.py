@@ -27,7 +27,8 @@ from pycocotools import mask as mask_utils
 
 from hodor.utils.logger import get_logger
 
-from .synthetic_render import SHAPE_KINDS, davis_palette
+from ..evaluation.palette import davis_palette
+from .synthetic_render import SHAPE_KINDS
 from .synthetic_scenes import first_mask_iou, render_video, sample_image_scene, sample_video_scene
 
 __all__ = ["PRESETS", "make_coco", "make_davis", "make_youtube_vos", "make_all", "main"]

@@ -23,7 +23,6 @@ __all__ = [
     "TEXTURE_KINDS",
     "ObjectSpec",
     "Pose",
-    "davis_palette",
     "sample_object",
     "sample_sibling",
     "sample_background",
@@ -62,23 +61,6 @@ class Pose:
     angle: float = 0.0
     stretch: float = 1.0
     phase: float = 0.0
-
-
-def davis_palette() -> np.ndarray:
-    """The standard PASCAL VOC / DAVIS colour palette: index 1 = (128, 0, 0), 2 = (0, 128, 0), ...
-
-    Returns: [256, 3] uint8.
-    """
-    pal = np.zeros((256, 3), dtype=np.uint8)
-    for i in range(256):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal[i] = (r, g, b)
-    return pal
 
 
 def _hsv(h: float, s: float, v: float) -> np.ndarray:

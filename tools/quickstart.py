@@ -109,17 +109,14 @@ def predict_and_evaluate(config_file: str, weights: str, davis_root: str, out_di
 
 def copy_first_frame_baseline(davis_root: str, out_dir: str):
     """The trivial baseline: the first-frame ground truth pasted onto every frame."""
-    from hodor.evaluation import evaluate_davis, read_index_png, save_index_png, write_csvs
-    from hodor.evaluation.davis_evaluator import read_sequence_list
+    from hodor.data.davis import load_davis_folder
+    from hodor.evaluation import evaluate_davis, save_index_png, write_csvs
 
     results_dir = os.path.join(out_dir, "results")
-    ann = os.path.join(davis_root, "Annotations", "480p")
-    for seq in read_sequence_list(os.path.join(davis_root, "ImageSets", "2017", "val.txt")):
-        frames = sorted(f for f in os.listdir(os.path.join(ann, seq)) if f.endswith(".png"))
-        first = read_index_png(os.path.join(ann, seq, frames[0]))
-        os.makedirs(os.path.join(results_dir, seq), exist_ok=True)
-        for f in frames:
-            save_index_png(os.path.join(results_dir, seq, f), first)
+    for rec in load_davis_folder(davis_root, "val"):
+        first = rec.load_mask(0)
+        for name in rec.frame_names:
+            save_index_png(os.path.join(results_dir, rec.video_id, name + ".png"), first)
     res = evaluate_davis(davis_root, results_dir, split="val")
     write_csvs(res, out_dir)
     return res
@@ -127,23 +124,18 @@ def copy_first_frame_baseline(davis_root: str, out_dir: str):
 
 def write_overlays(davis_root: str, results_dir: str, video_dir: str, num: int) -> list[str]:
     """Side by side: ground truth | prediction, as mp4, for the first ``num`` held-out videos."""
-    from hodor.data.io import read_image
+    from hodor.data.davis import load_davis_folder
     from hodor.evaluation import read_index_png
-    from hodor.evaluation.davis_evaluator import read_sequence_list
     from hodor.inference.video_io import OverlayVideoWriter, overlay
 
     written = []
-    seqs = read_sequence_list(os.path.join(davis_root, "ImageSets", "2017", "val.txt"))[:num]
-    for seq in seqs:
-        jpg_dir = os.path.join(davis_root, "JPEGImages", "480p", seq)
-        names = sorted(os.path.splitext(f)[0] for f in os.listdir(jpg_dir) if f.endswith(".jpg"))
-        path = os.path.join(video_dir, f"{seq}.mp4")
+    for rec in load_davis_folder(davis_root, "val")[:num]:
+        path = os.path.join(video_dir, f"{rec.video_id}.mp4")
         writer = None
-        for n in names:
-            img = read_image(os.path.join(jpg_dir, n + ".jpg"))
-            gt = read_index_png(os.path.join(davis_root, "Annotations", "480p", seq, n + ".png"))
-            pred = read_index_png(os.path.join(results_dir, seq, n + ".png"))
-            panel = np.concatenate([overlay(img, gt), overlay(img, pred)], axis=1)
+        for i, name in enumerate(rec.frame_names):
+            img = rec.load_frame(i)
+            pred = read_index_png(os.path.join(results_dir, rec.video_id, name + ".png"))
+            panel = np.concatenate([overlay(img, rec.load_mask(i)), overlay(img, pred)], axis=1)
             if writer is None:
                 writer = OverlayVideoWriter(path, fps=4, frame_hw=panel.shape[:2])
             writer.write(panel)

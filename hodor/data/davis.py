@@ -38,9 +38,29 @@ def _sub(root: str, kind: str, resolution: str) -> str:
     return with_res if resolution and os.path.isdir(with_res) else os.path.join(root, kind)
 
 
-def _list(folder: str, exts: tuple[str, ...]) -> list[str]:
-    with os.scandir(folder) as it:
-        return sorted(e.name for e in it if e.name.lower().endswith(exts) and not e.name.startswith("."))
+def list_files(folder: str, exts: tuple[str, ...], missing_ok: bool = False) -> list[str]:
+    """Sorted non-hidden file names in ``folder`` with one of ``exts`` ([] for a missing folder if allowed)."""
+    try:
+        with os.scandir(folder) as it:
+            return sorted(e.name for e in it if e.name.lower().endswith(exts) and not e.name.startswith("."))
+    except FileNotFoundError:
+        if missing_ok:
+            return []
+        raise
+
+
+def index_annotations(adir: str, stems: dict[str, int], vdir: str) -> dict[int, str]:
+    """{frame index: PNG path} for the annotation PNGs in ``adir`` (none if the folder is absent).
+
+    ``stems`` maps frame file stems to frame indices; an annotation without a frame is an error.
+    """
+    annotations: dict[int, str] = {}
+    for f in list_files(adir, (".png",), missing_ok=True):
+        stem = os.path.splitext(f)[0]
+        if stem not in stems:
+            raise DataError(os.path.join(adir, f), f"annotation has no matching frame in {vdir}")
+        annotations[stems[stem]] = os.path.join(adir, f)
+    return annotations
 
 
 def load_davis_folder(
@@ -68,18 +88,12 @@ def load_davis_folder(
         vdir = os.path.join(img_root, vid)
         if not os.path.isdir(vdir):
             raise DataError(split_file, f"video '{vid}' is listed but {vdir} does not exist")
-        frames = _list(vdir, IMAGE_EXTS)
+        frames = list_files(vdir, IMAGE_EXTS)
         if not frames:
             raise DataError(vdir, "video folder has no frames")
         stems = {os.path.splitext(f)[0]: i for i, f in enumerate(frames)}
         adir = os.path.join(ann_root, vid)
-        annotations: dict[int, str] = {}
-        if os.path.isdir(adir):
-            for f in _list(adir, (".png",)):
-                stem = os.path.splitext(f)[0]
-                if stem not in stems:
-                    raise DataError(os.path.join(adir, f), f"annotation has no matching frame in {vdir}")
-                annotations[stems[stem]] = os.path.join(adir, f)
+        annotations = index_annotations(adir, stems, vdir)
         records.append(
             VideoRecord(
                 dataset=dataset_name,

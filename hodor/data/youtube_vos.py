@@ -16,19 +16,11 @@ from __future__ import annotations
 import json
 import os
 
-from .davis import IMAGE_EXTS
+from .davis import IMAGE_EXTS, index_annotations, list_files
 from .io import DataError
 from .records import VideoRecord
 
 __all__ = ["load_youtube_vos"]
-
-
-def _scandir_names(folder: str, exts: tuple[str, ...]) -> list[str]:
-    try:
-        with os.scandir(folder) as it:
-            return sorted(e.name for e in it if e.name.lower().endswith(exts))
-    except FileNotFoundError:
-        return []
 
 
 def load_youtube_vos(split_root: str, dataset_name: str = "youtube_vos") -> list[VideoRecord]:
@@ -50,7 +42,7 @@ def load_youtube_vos(split_root: str, dataset_name: str = "youtube_vos") -> list
     records = []
     for vid in sorted(videos):
         vdir = os.path.join(img_root, vid)
-        frames = _scandir_names(vdir, IMAGE_EXTS)
+        frames = list_files(vdir, IMAGE_EXTS, missing_ok=True)
         if not frames:
             raise DataError(meta_file, f"video '{vid}' is listed but {vdir} has no frames")
         stems = {os.path.splitext(f)[0]: i for i, f in enumerate(frames)}
@@ -65,12 +57,7 @@ def load_youtube_vos(split_root: str, dataset_name: str = "youtube_vos") -> list
             if known:
                 first[int(oid)] = min(known)
         adir = os.path.join(ann_root, vid)
-        annotations = {}
-        for f in _scandir_names(adir, (".png",)):
-            stem = os.path.splitext(f)[0]
-            if stem not in stems:
-                raise DataError(os.path.join(adir, f), f"annotation has no matching frame in {vdir}")
-            annotations[stems[stem]] = os.path.join(adir, f)
+        annotations = index_annotations(adir, stems, vdir)
         records.append(
             VideoRecord(
                 dataset=dataset_name,

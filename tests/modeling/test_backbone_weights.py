@@ -4,8 +4,6 @@ safetensors), strict-mode errors, and the restricted unpickler."""
 from __future__ import annotations
 
 import copy
-import importlib.util
-import json
 import os
 import pickle
 import re
@@ -27,18 +25,6 @@ from hodor.modeling.backbone import (
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "fixtures", "hodor_parity")
 
 
-def original_state_dict() -> dict[str, torch.Tensor]:
-    """The parity fixture's synthetic original-HODOR weights (same as in test_backbones.py)."""
-    spec = importlib.util.spec_from_file_location("hodor_parity_make_weights", os.path.join(FIXTURE, "make_weights.py"))
-    make_weights = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_weights)
-    with open(os.path.join(FIXTURE, "manifest.json")) as fh:
-        manifest = json.load(fh)
-    with open(os.path.join(FIXTURE, "cases.json")) as fh:
-        seed = json.load(fh)["seed"]
-    return make_weights.build_state_dict(manifest, seed)
-
-
 @pytest.fixture(scope="module")
 def swin_t_template():
     torch.manual_seed(0)
@@ -48,11 +34,6 @@ def swin_t_template():
 @pytest.fixture()
 def swin_t(swin_t_template):
     return copy.deepcopy(swin_t_template)  # cheaper than re-initialising Swin-T for every test
-
-
-@pytest.fixture(scope="module")
-def original_sd():
-    return original_state_dict()
 
 
 def fpn_and_norm_keys(model) -> list[str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import math
 import os
 
@@ -24,28 +22,16 @@ FIXTURE = os.path.join(os.path.dirname(__file__), "..", "fixtures", "hodor_parit
 ALL_NAMES = ["resnet101", "resnet18", "resnet50", "swin_b", "swin_s", "swin_t"]
 
 
-def original_state_dict() -> dict[str, torch.Tensor]:
-    """The synthetic original-HODOR weights of the parity fixture (regenerated, deterministic)."""
-    spec = importlib.util.spec_from_file_location("hodor_parity_make_weights", os.path.join(FIXTURE, "make_weights.py"))
-    make_weights = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_weights)
-    with open(os.path.join(FIXTURE, "manifest.json")) as fh:
-        manifest = json.load(fh)
-    with open(os.path.join(FIXTURE, "cases.json")) as fh:
-        seed = json.load(fh)["seed"]
-    return make_weights.build_state_dict(manifest, seed)
-
-
 def test_registry_names():
     assert BACKBONE_REGISTRY.names() == ALL_NAMES
     with pytest.raises(KeyError, match="swin_t"):
         build_backbone_by_name("swin_tt")
 
 
-def test_parity_with_original_case_a():
+def test_parity_with_original_case_a(original_sd):
     """THE acceptance test: converted original weights reproduce the original FPN+GroupNorm outputs."""
     model = build_backbone_by_name("swin_t").eval()
-    model.load_state_dict(convert_original_feature_extractor(original_state_dict()), strict=True)
+    model.load_state_dict(convert_original_feature_extractor(original_sd), strict=True)
     images = torch.from_numpy(np.load(os.path.join(FIXTURE, "inputs.npz"))["a_images"])
     expected = np.load(os.path.join(FIXTURE, "expected.npz"))
     with torch.no_grad():
@@ -59,8 +45,8 @@ def test_parity_with_original_case_a():
         assert err <= 1e-4 * max(1.0, np.abs(ref).max()), f"stride {stride}: max abs diff {err}"
 
 
-def test_converter_drops_dead_and_derived_keys():
-    sd = original_state_dict()
+def test_converter_drops_dead_and_derived_keys(original_sd):
+    sd = original_sd
     conv = convert_original_feature_extractor(sd)
     assert not any("relative_position_index" in k for k in conv)
     assert "norms.3.weight" in conv and "norms.4.weight" not in conv
@@ -144,12 +130,12 @@ def test_swin_trains_at_tiny_size_with_frozen_stem():
 
 
 @pytest.mark.gpu
-def test_parity_with_original_case_a_cuda():
+def test_parity_with_original_case_a_cuda(original_sd):
     """Same check on CUDA with TF32 off (TF32 would round far beyond the tolerance)."""
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     model = build_backbone_by_name("swin_t").eval().cuda()
-    model.load_state_dict(convert_original_feature_extractor(original_state_dict()), strict=True)
+    model.load_state_dict(convert_original_feature_extractor(original_sd), strict=True)
     images = torch.from_numpy(np.load(os.path.join(FIXTURE, "inputs.npz"))["a_images"]).cuda()
     expected = np.load(os.path.join(FIXTURE, "expected.npz"))
     with torch.no_grad():

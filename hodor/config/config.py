@@ -184,10 +184,13 @@ def validate(cfg: CfgNode) -> None:
         ("TRAINING.DICE", ("multiclass_dice", "per_object_dice")),
         ("TRAINING.SPARSE_REF_FRAME", ("middle", "end", "first", "random")),
         ("DATALOADER.ON_BAD_SAMPLE", ("error", "skip")),
+        ("MODEL.DECODER.DEFORM_CONV_IMPL", ("auto", "torchvision", "grid_sample")),
     ):
-        section, key = name.split(".")
-        if cfg[section][key] not in choices:
-            raise ConfigError(f"{name} = {cfg[section][key]!r} is not one of {list(choices)}")
+        node = cfg
+        for part in name.split("."):
+            node = node[part]
+        if node not in choices:
+            raise ConfigError(f"{name} = {node!r} is not one of {list(choices)}")
 
 
 def cfg_to_dict(cfg: CfgNode) -> dict:

@@ -7,8 +7,9 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.ops import DeformConv2d, deform_conv2d
+from torchvision.ops import DeformConv2d
 
+from .deform_conv import deform_conv2d
 from .position_encoding import sine_position_embedding
 
 
@@ -17,10 +18,13 @@ class DeformConvBlock(nn.Module):
 
     torchvision's offset layout (channel 2t = dy, 2t+1 = dx of kernel tap t, row-major) is the
     one the original used. The offset conv keeps PyTorch's default init (not zero), as the original.
+    ``impl`` picks the kernel (hodor/modeling/deform_conv.py); the parameters are those of
+    ``DeformConv2d`` whichever runs, so checkpoints do not depend on it.
     """
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, impl: str = "auto") -> None:
         super().__init__()
+        self.impl = impl
         self.conv_offsets = nn.Conv2d(dim, 18, kernel_size=3, padding=1)
         self.conv_deform = DeformConv2d(dim, dim, kernel_size=3, padding=1)
 
@@ -31,16 +35,17 @@ class DeformConvBlock(nn.Module):
         # torchvision's CPU kernel segfaults on NaN offsets; a NaN input still gives a NaN output,
         # so the trainer's non-finite-loss guard sees it instead of the process crashing.
         offsets = torch.nan_to_num(offsets, nan=0.0, posinf=0.0, neginf=0.0)
+        weight, bias = self.conv_deform.weight, self.conv_deform.bias
         if x.dtype == offsets.dtype == torch.float32 and not torch.is_autocast_enabled(x.device.type):
-            return self.conv_deform(x, offsets)
+            return deform_conv2d(x, offsets, weight, bias, padding=1, impl=self.impl)
         with torch.autocast(x.device.type, enabled=False):
-            bias = self.conv_deform.bias
             out = deform_conv2d(
                 x.float(),
                 offsets.float(),
-                self.conv_deform.weight.float(),
+                weight.float(),
                 None if bias is None else bias.float(),
-                padding=(1, 1),
+                padding=1,
+                impl=self.impl,
             )
         return out.to(x.dtype)
 
@@ -92,10 +97,18 @@ class DecoderLayer(nn.Module):
     F <- LN2(F + Dropout(fc2(Dropout(ReLU(fc1(F))))))
     """
 
-    def __init__(self, dim: int, num_heads: int, ffn_dim: int, dropout: float, norm_groups: int = 16) -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        ffn_dim: int,
+        dropout: float,
+        norm_groups: int = 16,
+        deform_conv_impl: str = "auto",
+    ) -> None:
         super().__init__()
         self.self_attn_conv_substitute = nn.Sequential(
-            DeformConvBlock(dim), nn.ReLU(inplace=True), nn.GroupNorm(norm_groups, dim)
+            DeformConvBlock(dim, deform_conv_impl), nn.ReLU(inplace=True), nn.GroupNorm(norm_groups, dim)
         )
         self.k_proj_fg = nn.Linear(dim, dim)
         self.k_proj_bg = nn.Linear(dim, dim)
@@ -159,12 +172,15 @@ class HodorDecoder(nn.Module):
         dropout: float = 0.1,
         pos_enc_in_queries: bool = True,
         reduce_dim: int = 64,
+        deform_conv_impl: str = "auto",
     ) -> None:
         super().__init__()
         self.dim = dim
         self.reduce_dim = reduce_dim
         self.pos_enc_in_queries = pos_enc_in_queries
-        self.attn_layers = nn.ModuleList(DecoderLayer(dim, num_heads, ffn_dim, dropout) for _ in range(num_layers))
+        self.attn_layers = nn.ModuleList(
+            DecoderLayer(dim, num_heads, ffn_dim, dropout, deform_conv_impl=deform_conv_impl) for _ in range(num_layers)
+        )
         self.conv_4x_reduce = _conv_relu_gn(dim, reduce_dim, 1, 8)
         self.conv_4x = _conv_relu_gn(dim, dim, 3, 8)
         self.instance_query_proj = nn.Linear(dim, dim)

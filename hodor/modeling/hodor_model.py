@@ -37,6 +37,7 @@ def build_decoder(cfg) -> HodorDecoder:
         dropout=d.DROPOUT,
         pos_enc_in_queries=d.POS_ENC_IN_QUERIES,
         reduce_dim=cfg.MODEL.HIDDEN_DIM // 4,  # 64 for the original width 256
+        deform_conv_impl=d.DEFORM_CONV_IMPL,
     )
 
 

@@ -79,7 +79,7 @@ _C.MODEL.DECODER.DROPOUT = 0.1
 # Add the sine position embedding to the decoder's pixel queries (original POS_ENCODINGS_IN_FQM).
 _C.MODEL.DECODER.POS_ENC_IN_QUERIES = True
 # Deformable conv kernel: "auto" (grid_sample on CPU, torchvision elsewhere), "torchvision" or
-# "grid_sample". Same maths and parameters; grid_sample is 5-8x faster on CPU (see
+# "grid_sample". Same maths and parameters; grid_sample is 3.5-11x faster on CPU (see
 # hodor/modeling/deform_conv.py).
 _C.MODEL.DECODER.DEFORM_CONV_IMPL = "auto"
 

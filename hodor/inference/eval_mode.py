@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..config import load_config
-from ..data.catalog import load_dataset, resolve_root
+from ..data.catalog import load_dataset
 from ..utils.logger import get_logger, setup_logger
 from .model_loading import build_inference_model, resolve_device
 from .run_dataset import run_dataset, run_youtube_vos
+from .targets import resolve_test_dataset
 
 logger = get_logger(__name__)
 
@@ -55,17 +56,12 @@ def predict_for_eval(
     else:
         if not cfg.DATASETS.TEST:
             raise ValueError("nothing to evaluate: pass --davis-root or set DATASETS.TEST (e.g. davis_2017_val)")
-        root = resolve_root(cfg.DATASETS.ROOT)
         targets = []
         for name in cfg.DATASETS.TEST:
-            if name.startswith("davis_2017_"):
-                targets.append((name, "davis", os.path.join(root, "DAVIS"), name[len("davis_2017_") :]))
-            elif name.startswith("davis_folder:"):
-                targets.append((name, "davis", name[len("davis_folder:") :], split))
-            elif name.startswith("youtube_vos"):
-                targets.append((name, "youtube_vos", "", ""))
-            else:
+            kind, droot, sp = resolve_test_dataset(name, cfg.DATASETS.ROOT, split)
+            if kind == "unknown":
                 raise ValueError(f"DATASETS.TEST: don't know how to evaluate {name!r} (DAVIS layouts and YouTube-VOS)")
+            targets.append((name, kind, droot, sp))
 
     model = build_inference_model(cfg, resolve_device(cfg.DEVICE))
     jobs = []

@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 from torch import nn
 
-from ..data.catalog import resolve_root
 from ..utils import comm
 from ..utils.logger import get_logger
+from .targets import resolve_test_dataset
 
 logger = get_logger(__name__)
 
@@ -25,10 +25,9 @@ def davis_targets(cfg) -> list[tuple[str, str, str]]:
     """(name, DAVIS root, split) for every DAVIS-layout dataset in DATASETS.TEST."""
     targets = []
     for name in cfg.DATASETS.TEST:
-        if name.startswith("davis_2017_"):
-            targets.append((name, os.path.join(resolve_root(cfg.DATASETS.ROOT), "DAVIS"), name[len("davis_2017_") :]))
-        elif name.startswith("davis_folder:"):
-            targets.append((name, name[len("davis_folder:") :], "val"))
+        kind, root, split = resolve_test_dataset(name, cfg.DATASETS.ROOT)
+        if kind == "davis":
+            targets.append((name, root, split))
         else:
             logger.warning("in-training evaluation skips %s (only DAVIS layouts have ground truth locally)", name)
     return targets

@@ -3,9 +3,11 @@
 Why a second implementation next to ``torchvision.ops.deform_conv2d``: torchvision's CPU kernel
 loops over every output position in its backward pass, which made the decoder's deformable conv
 ~40% of a CPU training step. The same maths expressed as one ``grid_sample`` (bilinear, zero
-padding) plus one matmul uses PyTorch's vectorised kernels: 5-8x faster forward+backward on CPU
+padding) plus one matmul uses PyTorch's vectorised kernels: 3.5-11x faster forward+backward on CPU
 (``python scripts/bench_deform_conv.py``), equal to torchvision to ~1e-6 relative error
-(tests/modeling/test_deform_conv.py). On CUDA the ``auto`` choice keeps torchvision's kernel.
+(tests/modeling/test_deform_conv.py). The price is memory: the sampled columns
+[B, C*taps, H*W] are materialised for the whole batch, up to ~2.3x torchvision's peak for this op
+on full-size maps. On CUDA the ``auto`` choice keeps torchvision's kernel.
 
 Sampling point of tap t = (i, j) for output pixel (y, x), with padding p and dilation d:
 ``(y - p + i*d + dy_t, x - p + j*d + dx_t)``; offset channel 2t is dy and 2t+1 is dx

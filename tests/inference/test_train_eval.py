@@ -7,6 +7,7 @@ import pytest
 
 from hodor.config import load_config
 from hodor.data.synthetic import make_davis
+from hodor.inference.targets import resolve_test_dataset
 from hodor.inference.train_eval import davis_targets, make_davis_eval_fn
 
 from .conftest import TINY_OPTS
@@ -43,3 +44,13 @@ def test_non_davis_test_sets_are_skipped(tmp_path):
     cfg = load_config(None, ["DATASETS.TEST", "['youtube_vos_2019_valid']", "OUTPUT_DIR", str(tmp_path)])
     assert davis_targets(cfg) == []
     assert make_davis_eval_fn(cfg, None) is None
+
+
+def test_test_dataset_names_resolve_the_same_everywhere(tmp_path):
+    root = str(tmp_path)
+    assert resolve_test_dataset("davis_2017_test-dev", root) == ("davis", os.path.join(root, "DAVIS"), "test-dev")
+    assert resolve_test_dataset("davis_folder:/data/my_davis", root, "train") == ("davis", "/data/my_davis", "train")
+    assert resolve_test_dataset("youtube_vos_2019_valid", root)[0] == "youtube_vos"
+    assert resolve_test_dataset("coco_2017_val", root)[0] == "unknown"
+    cfg = load_config(None, ["DATASETS.ROOT", root, "DATASETS.TEST", "['davis_2017_val', 'coco_2017_val']"])
+    assert davis_targets(cfg) == [("davis_2017_val", os.path.join(root, "DAVIS"), "val")]

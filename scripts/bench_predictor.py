@@ -4,6 +4,9 @@
     python scripts/bench_predictor.py [--frames 50 200] [--objects 2] [--device cpu] [--precision fp32]
         [KEY VALUE ...]
 
+(KEY VALUE overrides must follow an option other than --frames, whose list would swallow them,
+e.g. ``--frames 20 --objects 2 MODEL.DECODER.DEFORM_CONV_IMPL torchvision``.)
+
 Builds the model from the defaults (Swin-T, random init; overrides as KEY VALUE), streams a
 synthetic 480x854 video with moving objects through the predictor and reports seconds per
 frame (after the first, annotated frame) and resident memory. Memory is printed every 10 frames:

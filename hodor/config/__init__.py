@@ -1,6 +1,7 @@
 """Configuration: defaults in code (defaults.py), YAML overrides with ``_BASE_``, CLI overrides."""
 
 from .config import (
+    CHOICES,
     ConfigError,
     cfg_to_dict,
     config_from_dict,
@@ -14,6 +15,7 @@ from .config import (
 from .defaults import CfgNode
 
 __all__ = [
+    "CHOICES",
     "CfgNode",
     "ConfigError",
     "cfg_to_dict",

@@ -164,10 +164,27 @@ def load_config(config_file: str | None = None, opts: Iterable[str] = (), freeze
     if config_file:
         merge_from_file(cfg, config_file)
     merge_from_list(cfg, opts)
-    validate(cfg)
+    try:
+        validate(cfg)
+    except ConfigError as err:
+        source = f"{config_file} (with command-line overrides)" if config_file else "command-line overrides"
+        raise ConfigError(f"{source}: {err}") from None
     if freeze:
         cfg.freeze()
     return cfg
+
+
+# Keys whose value must be one of a fixed set. The single source of these sets: modules that
+# need them (data clips, the deformable conv dispatcher) import them from here.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "SOLVER.PRECISION": ("fp32", "bf16", "fp16"),
+    "INFERENCE.PRECISION": ("fp32", "bf16", "fp16"),
+    "SOLVER.LR_SCHEDULER": ("step", "warmup", "cosine"),
+    "TRAINING.DICE": ("multiclass_dice", "per_object_dice"),
+    "TRAINING.SPARSE_REF_FRAME": ("middle", "end", "first", "random"),
+    "DATALOADER.ON_BAD_SAMPLE": ("error", "skip"),
+    "MODEL.DECODER.DEFORM_CONV_IMPL": ("auto", "torchvision", "grid_sample"),
+}
 
 
 def validate(cfg: CfgNode) -> None:
@@ -177,15 +194,7 @@ def validate(cfg: CfgNode) -> None:
             f"DATASETS.TRAIN_RATIOS has {len(cfg.DATASETS.TRAIN_RATIOS)} entries but DATASETS.TRAIN "
             f"has {len(cfg.DATASETS.TRAIN)}; give one ratio per dataset or none"
         )
-    for name, choices in (
-        ("SOLVER.PRECISION", ("fp32", "bf16", "fp16")),
-        ("INFERENCE.PRECISION", ("fp32", "bf16", "fp16")),
-        ("SOLVER.LR_SCHEDULER", ("step", "warmup", "cosine")),
-        ("TRAINING.DICE", ("multiclass_dice", "per_object_dice")),
-        ("TRAINING.SPARSE_REF_FRAME", ("middle", "end", "first", "random")),
-        ("DATALOADER.ON_BAD_SAMPLE", ("error", "skip")),
-        ("MODEL.DECODER.DEFORM_CONV_IMPL", ("auto", "torchvision", "grid_sample")),
-    ):
+    for name, choices in CHOICES.items():
         node = cfg
         for part in name.split("."):
             node = node[part]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -69,34 +69,10 @@ class AugConfig:
 
     @classmethod
     def from_config(cls, cfg) -> AugConfig:
+        """Every field is the lower-case name of an ``INPUT.AUG`` key (lists become tuples)."""
         a = cfg.INPUT.AUG
-        return cls(
-            color=bool(a.COLOR),
-            brightness=a.BRIGHTNESS,
-            contrast=a.CONTRAST,
-            saturation=a.SATURATION,
-            hue=a.HUE,
-            video_brightness=a.VIDEO_BRIGHTNESS,
-            crop_view_prob=a.CROP_VIEW_PROB,
-            crop_factors=tuple(a.CROP_FACTORS),
-            crop_min_keep=a.CROP_MIN_KEEP,
-            crop_max_tries=a.CROP_MAX_TRIES,
-            preserve_crop_range=tuple(a.PRESERVE_CROP_RANGE),
-            crop_view_affine_prob=a.CROP_VIEW_AFFINE_PROB,
-            crop_view_rotate=a.CROP_VIEW_ROTATE,
-            crop_view_shear=a.CROP_VIEW_SHEAR,
-            basic_translate=a.BASIC_TRANSLATE,
-            basic_rotate=a.BASIC_ROTATE,
-            basic_shear=a.BASIC_SHEAR,
-            basic_perspective=a.BASIC_PERSPECTIVE,
-            basic_crop_range=tuple(a.BASIC_CROP_RANGE),
-            flip_prob=a.FLIP_PROB,
-            video_crop_prob=a.VIDEO_CROP_PROB,
-            video_rotate=a.VIDEO_ROTATE,
-            video_shear=a.VIDEO_SHEAR,
-            video_perspective=a.VIDEO_PERSPECTIVE,
-            video_affine_tries=a.VIDEO_AFFINE_TRIES,
-        )
+        values = {f.name: a[f.name.upper()] for f in fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from hodor.config import CHOICES
 from hodor.modeling.preprocess import normalize
 
 from .augment import (
@@ -43,7 +44,7 @@ from .records import VOID_ID, ImageRecord, VideoRecord
 
 __all__ = ["ClipParams", "EmptyClip", "PseudoClipMapper", "VideoClipMapper", "object_stats", "SPARSE_REF_CHOICES"]
 
-SPARSE_REF_CHOICES = ("middle", "first", "end", "random")
+SPARSE_REF_CHOICES = CHOICES["TRAINING.SPARSE_REF_FRAME"]
 
 
 class EmptyClip(Exception):

@@ -22,7 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.ops import deform_conv2d as tv_deform_conv2d
 
-DEFORM_CONV_IMPLS = ("auto", "torchvision", "grid_sample")
+from ..config import CHOICES
+
+DEFORM_CONV_IMPLS = CHOICES["MODEL.DECODER.DEFORM_CONV_IMPL"]
 
 
 def deform_conv2d_grid_sample(

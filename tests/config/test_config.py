@@ -117,3 +117,12 @@ def test_shipped_configs_load():
     assert files, "configs/ has no YAML files"
     for f in files:
         load_config(f)
+
+
+def test_value_outside_choices_names_file_and_key(tmp_path):
+    p = tmp_path / "bad_choice.yaml"
+    p.write_text(yaml.safe_dump({"MODEL": {"DECODER": {"DEFORM_CONV_IMPL": "gridsample"}}}))
+    with pytest.raises(ConfigError, match=r"bad_choice\.yaml.*MODEL\.DECODER\.DEFORM_CONV_IMPL = 'gridsample'"):
+        load_config(str(p))
+    with pytest.raises(ConfigError, match=r"command-line overrides: TRAINING\.SPARSE_REF_FRAME"):
+        load_config(None, ["TRAINING.SPARSE_REF_FRAME", "last"])

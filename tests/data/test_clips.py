@@ -261,3 +261,12 @@ def test_collate_pads_objects_and_size():
     assert b.num_objects.tolist() == [1, 3] and b.image_sizes == [(40, 70), (33, 20)]
     assert b.frames[0, :, :, 40:].abs().sum() == 0 and not b.presence[0, :, 1:].any()
     assert b.to("cpu").frames.data_ptr() == b.frames.data_ptr() or torch.equal(b.to("cpu").frames, b.frames)
+
+
+def test_dataclass_defaults_equal_config_defaults():
+    """AugConfig/ClipParams defaults (used by tests and library callers) must track defaults.py."""
+    from hodor.config import get_cfg
+
+    cfg = get_cfg()
+    assert AugConfig.from_config(cfg) == AugConfig()
+    assert ClipParams.from_config(cfg) == ClipParams()

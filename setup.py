@@ -50,9 +50,9 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "hodor-train = hodor.engine.launch:train_main",
-            "hodor-eval-vos = hodor.evaluation.cli:main",
-            "hodor-infer-video = hodor.inference.video_cli:main",
+            "hodor-train = hodor.cli.train:train_main",
+            "hodor-eval-vos = hodor.cli.eval_vos:main",
+            "hodor-infer-video = hodor.cli.infer_video:main",
             "hodor-synthetic = hodor.data.synthetic:cli",
         ],
     },

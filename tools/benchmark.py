@@ -34,7 +34,7 @@ def _peak_rss_gb() -> float:
 
 def random_clip(samples: int, frames: int, height: int, width: int, objects: int, div: int, seed: int = 0):
     """A ClipBatch of noise frames with ``objects`` moving rectangles, padded to a multiple of ``div``."""
-    from hodor.data.batch import ClipBatch
+    from hodor.structures.batch import ClipBatch
 
     g = torch.Generator().manual_seed(seed)
     H, W = -(-height // div) * div, -(-width // div) * div
@@ -75,11 +75,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> dict:
     from hodor.config import load_config
-    from hodor.engine.build import resolve_device
-    from hodor.engine.regimes import TrainingModule, build_regime
     from hodor.engine.trainer import PRECISIONS
     from hodor.modeling import build_model
     from hodor.solver import build_optimizer
+    from hodor.training.build import resolve_device
+    from hodor.training.regimes import TrainingModule, build_regime
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from hodor.checkpoint import CheckpointError, convert_original_checkpoint, save_model
-    from hodor.checkpoint.io import match_state_dict
+    from hodor.checkpoint.formats import match_state_dict
     from hodor.modeling import build_model
 
     try:

@@ -9,7 +9,7 @@ evaluated (the message names the sequence and frame) and no CSV was written.
 
 import sys
 
-from hodor.evaluation.cli import main
+from hodor.cli.eval_vos import main
 
 if __name__ == "__main__":
     sys.exit(main())

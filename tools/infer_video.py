@@ -9,7 +9,7 @@ See hodor/inference/video_cli.py for the options; exit status 2 = bad input (mes
 
 import sys
 
-from hodor.inference.video_cli import main
+from hodor.cli.infer_video import main
 
 if __name__ == "__main__":
     sys.exit(main())

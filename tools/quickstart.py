@@ -77,7 +77,7 @@ def generate_data(root: str, preset: str, seed: int) -> dict:
 
 def train(config_file: str, out_dir: str, opts: list[str]) -> str:
     """Train one stage in this process; returns the final checkpoint path."""
-    from hodor.engine.launch import run_training
+    from hodor.cli.train import run_training
 
     args = SimpleNamespace(config_file=config_file, resume=False, eval_only=False, opts=["OUTPUT_DIR", out_dir] + opts)
     rc = run_training(args)

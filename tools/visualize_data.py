@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from hodor.config import load_config  # noqa: E402
 from hodor.data import build_train_loader  # noqa: E402
-from hodor.evaluation.palette import davis_palette  # noqa: E402
+from hodor.utils.palette import davis_palette  # noqa: E402
 
 
 def render_sample(

@@ -1,7 +1,7 @@
 """Checkpoint I/O (safetensors + config), weight loading with mismatch reports, original-HODOR conversion."""
 
 from .convert import convert_original_checkpoint, convert_original_state_dict, original_config
-from .io import CheckpointError, LoadReport, load_model_weights, read_checkpoint, save_model
+from .formats import CheckpointError, LoadReport, load_model_weights, read_checkpoint, save_model
 
 __all__ = [
     "CheckpointError",

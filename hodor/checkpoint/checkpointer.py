@@ -383,7 +383,7 @@ def load_weights(model: nn.Module, path: str) -> None:
     checkpoints non-strictly.
     """
     try:
-        from .io import load_model_weights  # type: ignore[attr-defined]
+        from .formats import load_model_weights  # type: ignore[attr-defined]
     except ImportError:
         load_model_weights = None
     model = unwrap(model)

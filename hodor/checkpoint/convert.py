@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from torch import Tensor
 
-from .io import CheckpointError, torch_load_weights_only
+from .formats import CheckpointError, torch_load_weights_only
 
 DEAD_PREFIXES = ("decoder.fmap_proj_4x.",)
 

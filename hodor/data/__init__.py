@@ -1,6 +1,6 @@
 """Datasets: catalog, readers, pseudo-clips, video clips, batching and synthetic data generators."""
 
-from .batch import ClipBatch, ClipSample, collate_clips
+from ..structures.batch import ClipBatch, ClipSample, collate_clips
 from .build import build_mapper, build_train_loader, build_video_dataset, worker_init_fn
 from .catalog import (
     DATASET_REGISTRY,

@@ -22,8 +22,8 @@ from hodor.utils import comm
 from hodor.utils.logger import get_logger
 from hodor.utils.registry import Registry
 
+from ..structures.batch import ClipBatch, ClipSample, collate_clips
 from .augment import AugConfig
-from .batch import ClipBatch, ClipSample, collate_clips
 from .catalog import get_dataset_spec, load_dataset
 from .clips import ClipParams, EmptyClip, PseudoClipMapper, VideoClipMapper
 from .io import DataError

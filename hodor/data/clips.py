@@ -25,6 +25,7 @@ import torch
 from hodor.config import CHOICES
 from hodor.modeling.preprocess import normalize
 
+from ..structures.batch import ClipSample
 from .augment import (
     AugConfig,
     View,
@@ -38,7 +39,6 @@ from .augment import (
     video_geometric,
 )
 from .augment import px_size as _px_size
-from .batch import ClipSample
 from .io import DataError
 from .records import VOID_ID, ImageRecord, VideoRecord
 

@@ -27,7 +27,7 @@ from pycocotools import mask as mask_utils
 
 from hodor.utils.logger import get_logger
 
-from ..evaluation.palette import davis_palette
+from ..utils.palette import davis_palette
 from .synthetic_render import SHAPE_KINDS
 from .synthetic_scenes import first_mask_iou, render_video, sample_image_scene, sample_video_scene
 

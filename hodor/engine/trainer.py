@@ -1,7 +1,7 @@
 """The training loop: gradient accumulation, AMP, DDP, non-finite guard, signals, resume.
 
 ``Trainer`` is deliberately thin: ``run_step`` draws ``accum_steps`` per-forward batches, runs
-the (possibly DDP-wrapped) :class:`~hodor.engine.regimes.TrainingModule` under autocast, and
+the (possibly DDP-wrapped) :class:`~hodor.training.regimes.TrainingModule` under autocast, and
 takes one optimiser step; everything periodic (logging, checkpoints, evaluation, images,
 progress) is a hook (``hodor.engine.hooks``). ``build_trainer(cfg)`` wires it from a config.
 """
@@ -12,7 +12,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -22,7 +22,6 @@ from ..utils import comm
 from ..utils.logger import get_logger
 from .events import EventStorage
 from .hooks import HookBase
-from .regimes import RegimeOutput
 
 logger = get_logger(__name__)
 
@@ -65,6 +64,19 @@ def accumulation_plan(ims_per_batch: int, max_samples_per_gpu: int, world_size: 
             f"multiple of SOLVER.MAX_SAMPLES_PER_GPU={max_samples_per_gpu}; pick MAX_SAMPLES_PER_GPU dividing {per_rank}"
         )
     return per_forward, per_rank // per_forward
+
+
+class StepOutput(Protocol):
+    """What the trained module returns for one forward: the loop needs nothing else.
+
+    ``hodor.training.StepOutput`` is the implementation; the loop stays generic.
+    """
+
+    losses: dict[str, torch.Tensor]  # weighted scalar loss terms, logged by name
+    metrics: dict[str, torch.Tensor]  # scalars logged only
+
+    @property
+    def total_loss(self) -> torch.Tensor: ...  # the optimised scalar
 
 
 class Trainer:
@@ -116,7 +128,7 @@ class Trainer:
         self.nonfinite_in_a_row = 0
         self.nonfinite_total = 0
         self.batches_consumed = 0
-        self.last_output: RegimeOutput | None = None
+        self.last_output: StepOutput | None = None
         self.last_batch: Any = None
         self._pending_rng: dict | None = None
         self._stop_signal = 0
@@ -223,7 +235,7 @@ class Trainer:
             sync = contextlib.nullcontext() if not is_ddp or k == self.accum_steps - 1 else self.module.no_sync()
             with sync:
                 with self._autocast():
-                    out: RegimeOutput = self.module(batch, self.iter)
+                    out: StepOutput = self.module(batch, self.iter)
                 loss = out.total_loss / self.accum_steps
                 finite = finite and bool(torch.isfinite(loss.detach()))
                 (self.scaler.scale(loss) if self.scaler is not None else loss).backward()

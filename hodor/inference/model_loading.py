@@ -26,7 +26,7 @@ def build_inference_model(cfg, device: torch.device | str = "cpu") -> nn.Module:
 
     model = build_model(cfg)
     if cfg.MODEL.WEIGHTS:
-        from ..checkpoint.io import load_model_weights
+        from ..checkpoint.formats import load_model_weights
 
         load_model_weights(model, cfg.MODEL.WEIGHTS)
     else:

@@ -21,8 +21,8 @@ from tqdm import tqdm
 from ..data.davis import load_davis_folder
 from ..data.io import DataError
 from ..data.records import VideoRecord
-from ..evaluation.palette import save_index_png
 from ..utils.logger import get_logger
+from ..utils.palette import save_index_png
 from .predictor import VideoPredictor
 from .video_io import VOID_ID
 

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 
 from ..data.io import DataError, read_image, read_index_mask
-from ..evaluation.palette import davis_palette
 from ..utils.logger import get_logger
+from ..utils.palette import davis_palette
 
 logger = get_logger(__name__)
 

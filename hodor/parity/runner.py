@@ -72,7 +72,7 @@ def regenerate_weights(fixture_dir: str, out_path: str, seed: int, expected_dige
 def build_fixture_model(weights_path: str, device: str = "cpu"):
     """Original-layout weights -> our converted, strictly loaded HODOR model in eval mode."""
     from ..checkpoint.convert import convert_original_checkpoint
-    from ..checkpoint.io import CheckpointError, match_state_dict
+    from ..checkpoint.formats import CheckpointError, match_state_dict
     from ..modeling import build_model
 
     sd, cfg = convert_original_checkpoint(weights_path)

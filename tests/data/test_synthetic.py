@@ -16,7 +16,7 @@ from pycocotools.coco import COCO
 
 from hodor.data.synthetic import _rng, main, make_all, make_coco, make_davis, make_youtube_vos
 from hodor.data.synthetic_scenes import first_mask_iou, render_video, sample_image_scene, sample_video_scene
-from hodor.evaluation.palette import davis_palette
+from hodor.utils.palette import davis_palette
 
 # pycocotools 2.0 + numpy 2 warn on every decode; not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")

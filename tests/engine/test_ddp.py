@@ -19,11 +19,10 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
         MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank)
     )
     torch.set_num_threads(1)
-    from hodor.engine.build import build_trainer
     from hodor.engine.setup import default_setup
+    from hodor.training.build import build_trainer
     from hodor.utils import comm
-
-    from .helpers import ClipStream, tiny_cfg
+    from tests.helpers import ClipStream, tiny_cfg
 
     assert comm.init_distributed(backend="gloo")
     # global batch 4 over 2 ranks = 2 accumulated forwards of 1 sample per rank (exercises no_sync)

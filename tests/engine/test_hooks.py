@@ -7,12 +7,11 @@ import signal
 import pytest
 import torch
 
-from hodor.engine.build import build_trainer
 from hodor.engine.hooks import HookBase
 from hodor.engine.setup import default_setup
 from hodor.engine.trainer import TrainingInterrupted
-
-from .helpers import ClipStream, tiny_cfg
+from hodor.training.build import build_trainer
+from tests.helpers import ClipStream, tiny_cfg
 
 
 def _trainer(out, *opts, eval_fn=None):

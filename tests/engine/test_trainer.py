@@ -7,12 +7,11 @@ import pytest
 import torch
 
 from hodor.checkpoint.checkpointer import CheckpointError
-from hodor.engine.build import build_trainer
 from hodor.engine.hooks import HookBase
 from hodor.engine.setup import default_setup
 from hodor.engine.trainer import NonFiniteLossError
-
-from .helpers import ClipStream, tiny_cfg
+from hodor.training.build import build_trainer
+from tests.helpers import ClipStream, tiny_cfg
 
 
 class LossRecorder(HookBase):

@@ -141,7 +141,7 @@ def test_unsafe_pickle_and_bad_files_are_refused(tmp_path):
 def test_original_style_training_pickle_loads_weights_only(tmp_path):
     import numpy as np
 
-    from hodor.checkpoint.io import is_original_state_dict
+    from hodor.checkpoint.formats import is_original_state_dict
 
     # the original's four top-level keys, with numpy scalars in the logger state (allow-listed)
     ckpt = {

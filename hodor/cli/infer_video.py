@@ -23,11 +23,11 @@ from tqdm import tqdm
 
 from ..config import load_config
 from ..data.io import DataError
-from ..evaluation.palette import save_index_png
+from ..inference.model_loading import build_inference_model, resolve_device
+from ..inference.predictor import VideoPredictor
+from ..inference.video_io import OverlayVideoWriter, VideoSource, load_masks, overlay, parse_mask_spec
 from ..utils.logger import get_logger, setup_logger
-from .model_loading import build_inference_model, resolve_device
-from .predictor import VideoPredictor
-from .video_io import OverlayVideoWriter, VideoSource, load_masks, overlay, parse_mask_spec
+from ..utils.palette import save_index_png
 
 logger = get_logger(__name__)
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hodor.engine.losses import IGNORE_INDEX, mean_iou, multiclass_dice_loss, per_object_dice_loss, segmentation_loss
+from hodor.training.losses import IGNORE_INDEX, mean_iou, multiclass_dice_loss, per_object_dice_loss, segmentation_loss
 
 
 def _reference_dice(logits, target):

@@ -20,7 +20,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .davis_evaluator import DavisEvalError, csv_names, evaluate_davis, format_table, write_csvs
+from ..evaluation.davis_evaluator import DavisEvalError, csv_names, evaluate_davis, format_table, write_csvs
 
 EXIT_OK = 0
 EXIT_EVAL_ERROR = 2
@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # _evaluate_and_report path; YouTube-VOS gets <out>/Annotations/ + Annotations.zip.
         import copy
 
-        from hodor.inference.eval_mode import predict_for_eval
+        from ..inference.predict_datasets import predict_for_eval
 
         try:
             jobs = predict_for_eval(args.config_file, args.opts, args.davis_root, args.set, args.resolution, args.out)

@@ -1,4 +1,4 @@
-"""Shared pieces of the engine tests: a tiny config and a deterministic, resumable clip stream."""
+"""Shared pieces of the tests: a tiny config and a deterministic, resumable clip stream."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import os
 import torch
 
 from hodor.config import load_config
-from hodor.data.batch import ClipBatch
+from hodor.structures.batch import ClipBatch
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = os.path.join(REPO, "configs", "quick_schedules")
 
 

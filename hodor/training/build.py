@@ -16,12 +16,12 @@ from torch import nn
 
 from ..checkpoint.checkpointer import Checkpointer, load_weights
 from ..config import CfgNode, cfg_to_dict
+from ..engine.hooks import EvalHook, ImageWriter, IterationTimer, MetricsWriter, PeriodicCheckpointer, ProgressBar
+from ..engine.trainer import Trainer, accumulation_plan
 from ..solver import build_lr_scheduler, build_optimizer
 from ..utils import comm
 from ..utils.logger import get_logger
-from .hooks import EvalHook, ImageWriter, IterationTimer, MetricsWriter, PeriodicCheckpointer, ProgressBar
 from .regimes import TrainingModule, build_regime
-from .trainer import Trainer, accumulation_plan
 
 logger = get_logger(__name__)
 

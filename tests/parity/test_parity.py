@@ -9,7 +9,7 @@ import pytest
 from hodor.parity import compare_exact, compare_float, compare_fraction_equal, compare_grad, compare_loss
 from hodor.parity.runner import run_parity
 
-FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "hodor_parity")
+FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "hodor_parity")
 
 
 @pytest.mark.slow

@@ -18,17 +18,17 @@ from collections.abc import Callable, Sequence
 from ..checkpoint.checkpointer import CheckpointError
 from ..config import ConfigError, load_config
 from ..data.io import DataError
+from ..engine.setup import default_argument_parser, default_setup
+from ..engine.trainer import NonFiniteLossError, TrainingInterrupted
 from ..utils import comm
 from ..utils.logger import get_logger
-from .setup import default_argument_parser, default_setup
-from .trainer import NonFiniteLossError, TrainingInterrupted
 
 logger = get_logger(__name__)
 
 
 def run_training(args, eval_fn: Callable[[], dict[str, float]] | None = None) -> int:
     """Set up this process (distributed if launched by torchrun), build the trainer and train."""
-    from .build import build_trainer
+    from ..training.build import build_trainer
 
     comm.init_distributed()
     try:

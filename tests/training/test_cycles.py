@@ -1,6 +1,6 @@
 import pytest
 
-from hodor.engine.cycles import CycleSchedule, Step, parse_cycles
+from hodor.training.cycles import CycleSchedule, Step, parse_cycles
 
 
 def _as_lists(cycles):

@@ -6,8 +6,7 @@ import torch
 from hodor.engine.trainer import accumulation_plan
 from hodor.solver import LRSchedule, build_lr_scheduler, build_optimizer
 from hodor.solver.build import split_backbone_params
-
-from .helpers import tiny_cfg
+from tests.helpers import tiny_cfg
 
 
 def test_step_schedule_matches_original():

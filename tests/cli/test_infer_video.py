@@ -1,4 +1,4 @@
-"""tools/infer_video.py (hodor.inference.video_cli): mp4 / frame folder in, palette PNGs + overlay out."""
+"""tools/infer_video.py (hodor.cli.infer_video): mp4 / frame folder in, palette PNGs + overlay out."""
 
 import os
 
@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from hodor.cli.infer_video import main
 from hodor.data.io import read_index_mask
-from hodor.evaluation.palette import davis_palette, save_index_png
-from hodor.inference.video_cli import main
+from hodor.utils.palette import davis_palette, save_index_png
 from tests.inference.conftest import TINY_OPTS, box_mask, synthetic_video
 
 

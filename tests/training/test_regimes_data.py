@@ -3,10 +3,9 @@
 import pytest
 import torch
 
-from hodor.engine.build import build_trainer
 from hodor.engine.setup import default_setup
-
-from .helpers import tiny_cfg
+from hodor.training.build import build_trainer
+from tests.helpers import tiny_cfg
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,9 @@
 import pytest
 import torch
 
-from hodor.engine.regimes import REGIMES, TrainingModule, build_regime
 from hodor.modeling import build_model
-
-from .helpers import ClipStream, tiny_cfg
+from hodor.training.regimes import REGIMES, TrainingModule, build_regime
+from tests.helpers import ClipStream, tiny_cfg
 
 
 @pytest.fixture(scope="module")

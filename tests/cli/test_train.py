@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from hodor.engine.launch import train_main
+from hodor.cli.train import train_main
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QUICK = os.path.join(REPO, "configs", "quick_schedules")
 
 

@@ -34,6 +34,9 @@ _C.MODEL = CfgNode()
 # Weights to start from: our checkpoint (.pth/.safetensors) or a converted original HODOR
 # file. Loaded as weights only (no optimizer state); "" = random init / backbone weights.
 _C.MODEL.WEIGHTS = ""
+# Every key of MODEL.WEIGHTS must fit the model (and the other way round). False loads only the
+# fitting tensors (fine-tuning another head or depth) and prints what was loaded, missing, mis-shaped.
+_C.MODEL.WEIGHTS_STRICT = True
 # Feature width shared by FPN, encoder and decoder (original: 256, asserted).
 _C.MODEL.HIDDEN_DIM = 256
 

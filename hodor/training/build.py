@@ -14,7 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checkpoint.checkpointer import Checkpointer, load_weights
+from ..checkpoint.checkpointer import Checkpointer
+from ..checkpoint.loading import load_model_weights
 from ..config import CfgNode, cfg_to_dict
 from ..engine.hooks import EvalHook, ImageWriter, IterationTimer, MetricsWriter, PeriodicCheckpointer, ProgressBar
 from ..engine.trainer import Trainer, accumulation_plan
@@ -99,7 +100,7 @@ def build_trainer(
     if resume and resume_path is None:
         logger.warning("--resume: no checkpoint in %s, starting from scratch", cfg.OUTPUT_DIR)
     if resume_path is None and cfg.MODEL.WEIGHTS:
-        load_weights(model, cfg.MODEL.WEIGHTS)
+        load_model_weights(model, cfg.MODEL.WEIGHTS, strict=cfg.MODEL.WEIGHTS_STRICT)
 
     loader, sampler = data if data is not None else build_train_data(cfg, per_forward)
 

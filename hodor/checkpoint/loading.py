@@ -64,8 +64,8 @@ def load_model_weights(model: nn.Module, path: str, strict: bool = True) -> Load
         hint = _architecture_hint(report, model)
         if strict:
             raise CheckpointError(
-                f"checkpoint does not match the model (strict loading; MODEL.WEIGHTS_STRICT False loads the fitting "
-                f"part).\n{report.summary()}\n{hint}"
+                f"{path}: checkpoint does not match the model, nothing was loaded (strict loading; "
+                f"MODEL.WEIGHTS_STRICT False loads the fitting part).\n{report.summary()}\n{hint}"
             )
         if not good:
             raise CheckpointError(f"{path}: no tensor fits this model.\n{report.summary()}\n{hint}")

@@ -4,10 +4,10 @@ Mode 1 (implemented): score an existing DAVIS results folder like the official t
 
     python tools/eval_vos.py --davis-root DAVIS --results RESULTS [--set val] [--out DIR] [--workers N]
 
-Mode 2: ``--config-file CFG [--davis-root DAVIS] [--out DIR] [KEY VALUE ...]`` with
-``MODEL.WEIGHTS`` runs the predictor over a DAVIS-layout dataset (or every ``DATASETS.TEST``
-entry), writes the PNGs, then scores them through the same ``_evaluate_and_report`` path
-(hodor/inference/eval_mode.py).
+Mode 2: ``--weights CKPT [--config-file CFG] [--davis-root DAVIS] [--out DIR] [KEY VALUE ...]``
+runs the checkpoint (its stored config rebuilds the model; a config file or KEY VALUE pairs
+override) over a DAVIS-layout dataset (or every ``DATASETS.TEST`` entry), writes the PNGs, then
+scores them through the same ``_evaluate_and_report`` path (hodor/inference/predict_datasets.py).
 
 The official tool prints a message and exits 0 on broken predictions; we exit with status 2 and
 write no CSV, so a script cannot mistake an aborted run for a finished one.
@@ -19,8 +19,12 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..evaluation.davis_evaluator import DavisEvalError, csv_names, evaluate_davis, format_table, write_csvs
+
+if TYPE_CHECKING:  # pragma: no cover  (mode 1 must not import torch: the config package is imported lazily)
+    from ..config import CfgNode
 
 EXIT_OK = 0
 EXIT_EVAL_ERROR = 2
@@ -44,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--full-precision", action="store_true", help="also write *-full.csv copies with 12 decimals next to the CSVs"
     )
     m = p.add_argument_group("run a checkpoint first (mode 2)")
-    m.add_argument("--config-file", default=None, help="config of the model to run before evaluating")
+    m.add_argument("--weights", default=None, metavar="CKPT", help="checkpoint to run (same as MODEL.WEIGHTS CKPT)")
+    m.add_argument("--config-file", default=None, help="config overriding the checkpoint's own (optional)")
     m.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides, e.g. MODEL.WEIGHTS ckpt.pth")
     return p
 
@@ -76,6 +81,29 @@ def _evaluate_and_report(args: argparse.Namespace, results_dir: str) -> int:
     return EXIT_OK
 
 
+def evaluate_checkpoint(cfg: CfgNode, args: argparse.Namespace) -> int:
+    """Predict with ``cfg.MODEL.WEIGHTS`` (``--davis-root`` or every ``DATASETS.TEST`` entry), then
+    score each DAVIS-layout result; YouTube-VOS gets its submission zip. Returns the exit status."""
+    import copy
+
+    from ..inference.predict_datasets import predict_for_eval
+
+    try:
+        jobs = predict_for_eval(cfg, args.davis_root, args.set, args.resolution, args.out)
+    except (ValueError, RuntimeError, OSError) as e:  # config, data and checkpoint errors name the file
+        print(f"ERROR: {e}", file=sys.stderr)
+        return EXIT_EVAL_ERROR
+    status = EXIT_OK
+    for job in jobs:
+        if job.kind == "davis":
+            job_args = copy.copy(args)
+            job_args.davis_root, job_args.set, job_args.out = job.davis_root, job.split, job.out_dir
+            status = max(status, _evaluate_and_report(job_args, job.results_dir))
+        else:
+            print(f"{job.dataset}: wrote submission {job.zip_path}")
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status (0 ok, 2 evaluation error or bad arguments)."""
     parser = build_parser()
@@ -83,38 +111,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     # reach stderr through logging's last-resort handler.
     args = parser.parse_args(argv)
 
-    if args.config_file:
-        # ---- Mode 2 (owned by hodor/inference): run a checkpoint, then evaluate ---------------
-        # Predicts --davis-root (or every DATASETS.TEST entry) into <out>/results/<seq>/<frame>.png,
-        # <out> = --out or OUTPUT_DIR/inference/<dataset>, then scores it through the same
-        # _evaluate_and_report path; YouTube-VOS gets <out>/Annotations/ + Annotations.zip.
-        import copy
-
-        from ..inference.predict_datasets import predict_for_eval
+    if args.config_file or args.weights or args.opts:
+        # ---- Mode 2: run a checkpoint, then evaluate --------------------------------------------
+        from ..checkpoint.loading import load_config_with_weights
+        from ..utils.logger import setup_logger
 
         try:
-            jobs = predict_for_eval(args.config_file, args.opts, args.davis_root, args.set, args.resolution, args.out)
-        except (ValueError, RuntimeError, OSError) as e:  # config, data and checkpoint errors name the file
+            cfg = load_config_with_weights(args.config_file, args.opts, args.weights)
+        except (ValueError, OSError) as e:  # config and checkpoint errors name the file
             print(f"ERROR: {e}", file=sys.stderr)
             return EXIT_EVAL_ERROR
-        status = EXIT_OK
-        for job in jobs:
-            if job.kind == "davis":
-                job_args = copy.copy(args)
-                job_args.davis_root, job_args.set, job_args.out = job.davis_root, job.split, job.out_dir
-                status = max(status, _evaluate_and_report(job_args, job.results_dir))
-            else:
-                print(f"{job.dataset}: wrote submission {job.zip_path}")
-        return status
-        # ---- end of mode 2 -----------------------------------------------------------------------
+        setup_logger()
+        return evaluate_checkpoint(cfg, args)
 
     # ---- Mode 1: evaluate existing predictions ----------------------------------------------------
     if not args.davis_root:
         parser.error("--davis-root is required")
-    if args.opts:
-        parser.error(f"unexpected arguments {args.opts}: KEY VALUE overrides need --config-file")
     if not args.results:
-        parser.error("--results is required (or --config-file to run a model first)")
+        parser.error("--results is required (or --weights / --config-file to run a model first)")
     return _evaluate_and_report(args, args.results)
 
 

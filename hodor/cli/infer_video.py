@@ -1,7 +1,10 @@
 """``hodor-infer-video``: segment objects in your own video from one or more annotated frames.
 
     python tools/infer_video.py clip.mp4 --mask 0:first.png --mask 12:later.png \\
-        --output out/clip MODEL.WEIGHTS model_final.pth
+        --output out/clip --weights out/model_final.pth
+
+The checkpoint's stored config rebuilds the model; ``--config-file`` and trailing ``KEY VALUE``
+pairs override it (``MODEL.WEIGHTS ckpt`` is the same as ``--weights ckpt``).
 
 Input is a folder of frames (sorted by name) or a video file that OpenCV can read. Each
 ``--mask FRAME:PNG`` is an index PNG (palette or greyscale; values are object ids, 0 background,
@@ -21,7 +24,7 @@ from collections.abc import Sequence
 import torch
 from tqdm import tqdm
 
-from ..config import load_config
+from ..checkpoint.loading import load_config_with_weights
 from ..data.io import DataError
 from ..inference.model_loading import build_inference_model, resolve_device
 from ..inference.predictor import VideoPredictor
@@ -44,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--mask", action="append", required=True, metavar="[FRAME:]PNG", help="index PNG for a frame (repeatable)"
     )
     parser.add_argument("--output", required=True, help="output folder (masks/ and overlay.mp4)")
-    parser.add_argument("--config-file", default="", metavar="FILE", help="YAML config (may use _BASE_)")
+    parser.add_argument("--weights", default="", metavar="CKPT", help="checkpoint (its stored config builds the model)")
+    parser.add_argument("--config-file", default="", metavar="FILE", help="YAML config overriding the checkpoint's")
     parser.add_argument("--no-overlay", action="store_true", help="do not write overlay.mp4")
     parser.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the masks (default 0.5)")
     return parser
@@ -63,7 +67,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> dict:
     """Run the whole video; returns a small summary (frames, seconds, output paths)."""
-    cfg = load_config(args.config_file or None, list(args.opts))
+    cfg = load_config_with_weights(args.config_file or None, list(args.opts), args.weights or None)
     source = VideoSource(args.input)
     specs = [parse_mask_spec(s) for s in args.mask]
     masks = load_masks(specs, (source.height, source.width), len(source) or None)

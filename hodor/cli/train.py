@@ -1,5 +1,8 @@
 """Entry point of ``tools/train_net.py`` and the ``hodor-train`` console script.
 
+``--eval-only`` evaluates MODEL.WEIGHTS on DATASETS.TEST (predictions and CSVs under
+``OUTPUT_DIR/inference/<dataset>``) and returns; it never trains and never writes model files.
+
 One CPU, one GPU, or many GPUs/nodes through torchrun::
 
     python tools/train_net.py --config-file configs/static_image/coco_swin_t.yaml OUTPUT_DIR out/coco
@@ -12,24 +15,27 @@ loss guard (checkpoint saved); 2 for configuration or input errors.
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
-from ..checkpoint.checkpointer import CheckpointError
+from ..checkpoint.formats import CheckpointError
+from ..checkpoint.loading import load_config_with_weights
 from ..config import ConfigError, load_config
 from ..data.io import DataError
 from ..engine.setup import default_argument_parser, default_setup
 from ..engine.trainer import NonFiniteLossError, TrainingInterrupted
+from ..training.build import build_trainer
 from ..utils import comm
-from ..utils.logger import get_logger
+from ..utils.logger import get_logger, setup_logger
+from .eval_vos import evaluate_checkpoint
 
 logger = get_logger(__name__)
 
 
 def run_training(args, eval_fn: Callable[[], dict[str, float]] | None = None) -> int:
     """Set up this process (distributed if launched by torchrun), build the trainer and train."""
-    from ..training.build import build_trainer
-
     comm.init_distributed()
     try:
         cfg = load_config(args.config_file or None, list(args.opts))
@@ -53,9 +59,36 @@ def run_training(args, eval_fn: Callable[[], dict[str, float]] | None = None) ->
     return 0
 
 
+def run_eval_only(args: argparse.Namespace) -> int:
+    """``--eval-only``: evaluate MODEL.WEIGHTS with the config's DATASETS.TEST; no training, no model files."""
+    try:
+        cfg = load_config_with_weights(args.config_file or None, list(args.opts))
+    except (ConfigError, CheckpointError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not cfg.MODEL.WEIGHTS:
+        print("error: --eval-only evaluates MODEL.WEIGHTS: pass MODEL.WEIGHTS <checkpoint>", file=sys.stderr)
+        return 2
+    if not cfg.DATASETS.TEST:
+        print("error: --eval-only needs DATASETS.TEST (e.g. DATASETS.TEST \"('davis_2017_val',)\")", file=sys.stderr)
+        return 2
+    setup_logger()
+    where = argparse.Namespace(
+        davis_root=None,
+        set="val",
+        resolution="480p",
+        out=None,
+        workers=min(4, os.cpu_count() or 1),
+        full_precision=False,
+    )
+    return evaluate_checkpoint(cfg, where)
+
+
 def train_main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point (``hodor-train``): parse arguments, train, return an exit code."""
+    """Console entry point (``hodor-train``): parse arguments, train (or ``--eval-only``), return an exit code."""
     args = default_argument_parser("Train HODOR").parse_args(argv)
+    if args.eval_only:
+        return run_eval_only(args)
     return run_training(args)
 
 

@@ -1,4 +1,5 @@
-"""Mode 2 of ``tools/eval_vos.py``: run a checkpoint over evaluation datasets, write the outputs.
+"""Run a checkpoint over evaluation datasets and write the outputs the evaluators read
+(``hodor-eval-vos`` mode 2 and ``hodor-train --eval-only``).
 
 DAVIS-layout data gets ``<out>/results/<video>/<frame>.png`` (DAVIS palette) that the evaluator
 then scores; YouTube-VOS gets ``<out>/Annotations/`` for the frames the server expects plus
@@ -9,12 +10,11 @@ then scores; YouTube-VOS gets ``<out>/Annotations/`` for the frames the server e
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..config import load_config
+from ..config import CfgNode
 from ..data.catalog import load_dataset
-from ..utils.logger import get_logger, setup_logger
+from ..utils.logger import get_logger
 from .model_loading import build_inference_model, resolve_device
 from .run_dataset import run_dataset, run_youtube_vos
 from .targets import resolve_test_dataset
@@ -36,8 +36,7 @@ class EvalJob:
 
 
 def predict_for_eval(
-    config_file: str | None,
-    opts: Sequence[str],
+    cfg: CfgNode,
     davis_root: str | None = None,
     split: str = "val",
     resolution: str = "480p",
@@ -49,8 +48,6 @@ def predict_for_eval(
     Otherwise every name in ``DATASETS.TEST``: ``davis_2017_<split>``, ``davis_folder:<path>`` or
     ``youtube_vos_2019_valid`` (roots under ``DATASETS.ROOT``).
     """
-    cfg = load_config(config_file or None, list(opts))
-    setup_logger()
     if davis_root:
         targets = [("davis_folder:" + davis_root, "davis", davis_root, split)]
     else:

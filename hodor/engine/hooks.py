@@ -1,6 +1,6 @@
 """Hooks run by the trainer around every optimiser step, in registration order.
 
-Order used by ``Trainer.from_config``: IterationTimer, PeriodicCheckpointer, EvalHook (if
+Order used by ``hodor.training.build_trainer``: IterationTimer, PeriodicCheckpointer, EvalHook (if
 TEST.EVAL_PERIOD > 0), ImageWriter, MetricsWriter, ProgressBar. ``after_step`` sees
 ``trainer.iter`` = index of the step just finished (so ``trainer.iter + 1`` steps are done).
 """
@@ -13,34 +13,16 @@ import os
 import resource
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..utils import comm
 from ..utils.logger import get_logger
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .trainer import Trainer
+from .trainer import HookBase
 
 logger = get_logger(__name__)
-
-
-class HookBase:
-    """Override any of the four callbacks; ``state_dict`` is stored in checkpoints."""
-
-    trainer: Trainer
-
-    def before_train(self) -> None: ...
-    def after_train(self) -> None: ...
-    def before_step(self) -> None: ...
-    def after_step(self) -> None: ...
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 def _due(it_done: int, period: int, max_iter: int) -> bool:

@@ -21,7 +21,6 @@ from ..checkpoint.checkpointer import Checkpointer, restore_rng_state, sampler_s
 from ..utils import comm
 from ..utils.logger import get_logger
 from .events import EventStorage
-from .hooks import HookBase
 
 logger = get_logger(__name__)
 
@@ -64,6 +63,26 @@ def accumulation_plan(ims_per_batch: int, max_samples_per_gpu: int, world_size: 
             f"multiple of SOLVER.MAX_SAMPLES_PER_GPU={max_samples_per_gpu}; pick MAX_SAMPLES_PER_GPU dividing {per_rank}"
         )
     return per_forward, per_rank // per_forward
+
+
+class HookBase:
+    """Override any of the four callbacks; ``state_dict`` is stored in checkpoints.
+
+    Lives beside the loop that calls it (the concrete hooks in :mod:`.hooks` import it), so the
+    loop and its hooks do not import each other.
+    """
+
+    trainer: Trainer
+
+    def before_train(self) -> None: ...
+    def after_train(self) -> None: ...
+    def before_step(self) -> None: ...
+    def after_step(self) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 class StepOutput(Protocol):

@@ -75,11 +75,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> dict:
     from hodor.config import load_config
-    from hodor.engine.trainer import PRECISIONS
     from hodor.modeling import build_model
     from hodor.solver import build_optimizer
-    from hodor.training.build import resolve_device
     from hodor.training.regimes import TrainingModule, build_regime
+    from hodor.utils.device import PRECISION_DTYPES, resolve_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -94,7 +93,7 @@ def run_train(args: argparse.Namespace) -> dict:
     batch = random_clip(args.samples, frames, args.height, args.width, args.objects, cfg.INPUT.SIZE_DIVISIBILITY).to(
         device
     )
-    dtype = PRECISIONS[cfg.SOLVER.PRECISION]
+    dtype = PRECISION_DTYPES[cfg.SOLVER.PRECISION]
     scaler = torch.amp.GradScaler(device.type) if cfg.SOLVER.PRECISION == "fp16" else None
     times = []
     if device.type == "cuda":

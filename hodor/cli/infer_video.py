@@ -26,9 +26,10 @@ from tqdm import tqdm
 
 from ..checkpoint.loading import load_config_with_weights
 from ..data.io import DataError
-from ..inference.model_loading import build_inference_model, resolve_device
+from ..inference.model_loading import build_inference_model
 from ..inference.predictor import VideoPredictor
 from ..inference.video_io import OverlayVideoWriter, VideoSource, load_masks, overlay, parse_mask_spec
+from ..utils.device import resolve_device
 from ..utils.logger import get_logger, setup_logger
 from ..utils.palette import save_index_png
 

@@ -160,7 +160,8 @@ def worker_init_fn(worker_id: int, base_seed: int = 0, rank: int = 0) -> None:
 
 
 class TrainLoader:
-    """Iterator of :class:`ClipBatch` (``samples_per_batch`` samples each) with exact resume.
+    """Iterator of :class:`ClipBatch` (``samples_per_batch`` samples each) with exact resume
+    (implements :class:`hodor.structures.ResumableLoader`, which the trainer checkpoints).
 
     ``state_dict()`` counts *consumed* batches (DataLoader prefetching does not matter), and is
     the same on every rank: global position = start + batches * samples_per_batch * world_size.
@@ -192,12 +193,6 @@ class TrainLoader:
             multiprocessing_context=multiprocessing_context or None,
             persistent_workers=False,
         )
-
-    @property
-    def sampler(self) -> TrainLoader:
-        """The object whose ``state_dict``/``load_state_dict`` a trainer should checkpoint: the
-        loader itself (its state counts consumed batches; the index sampler runs ahead)."""
-        return self
 
     @property
     def position(self) -> int:

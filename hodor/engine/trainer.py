@@ -18,13 +18,15 @@ import torch
 from torch import nn
 
 from ..checkpoint.checkpointer import Checkpointer, restore_rng_state, sampler_state_for_rank, unwrap
+from ..structures import ClipBatch, ResumableLoader
 from ..utils import comm
+from ..utils.device import PRECISION_DTYPES
 from ..utils.logger import get_logger
 from .events import EventStorage
 
 logger = get_logger(__name__)
 
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+PRECISIONS = PRECISION_DTYPES  # alias kept for one release (moved to hodor.utils.device)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -106,7 +108,7 @@ class Trainer:
         module: nn.Module,
         optimizer: torch.optim.Optimizer,
         scheduler: Any,
-        data_loader: Iterable,
+        data: ResumableLoader,
         *,
         max_iter: int,
         accum_steps: int = 1,
@@ -116,16 +118,16 @@ class Trainer:
         max_nonfinite: int = 5,
         checkpointer: Checkpointer | None = None,
         config_dict: dict | None = None,
-        sampler: Any = None,
+        model: nn.Module | None = None,
         tb_writer: Any = None,
         hooks: Sequence[HookBase] = (),
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"SOLVER.PRECISION must be one of {list(PRECISIONS)}, got {precision!r}")
         self.module = module
-        self.model = unwrap(module).model if hasattr(unwrap(module), "model") else unwrap(module)
+        self.model = model if model is not None else unwrap(module)  # the network whose weights are checkpointed
         self.optimizer, self.scheduler = optimizer, scheduler
-        self.data_loader = data_loader
+        self.data = data
         self.max_iter, self.accum_steps = max_iter, accum_steps
         self.device = torch.device(device)
         self.precision = precision
@@ -137,7 +139,6 @@ class Trainer:
         self.max_nonfinite = max_nonfinite
         self.checkpointer = checkpointer
         self.config_dict = config_dict
-        self.sampler = sampler
         self.tb_writer = tb_writer
         self.storage = EventStorage()
         self.hooks: list[HookBase] = []
@@ -148,7 +149,7 @@ class Trainer:
         self.nonfinite_total = 0
         self.batches_consumed = 0
         self.last_output: StepOutput | None = None
-        self.last_batch: Any = None
+        self.last_batch: ClipBatch | None = None
         self._pending_rng: dict | None = None
         self._stop_signal = 0
         self._data_iter = None
@@ -168,9 +169,7 @@ class Trainer:
             "nonfinite_total": self.nonfinite_total,
             "batches_consumed": self.batches_consumed,
         }
-        sampler_state = (
-            self.sampler.state_dict() if self.sampler is not None and hasattr(self.sampler, "state_dict") else None
-        )
+        sampler_state = self.data.state_dict()
         return self.checkpointer.save(
             name,
             self.iter + 1,
@@ -193,19 +192,17 @@ class Trainer:
         self.nonfinite_total = int(extra.get("nonfinite_total", 0))
         self.batches_consumed = int(extra.get("batches_consumed", 0))
         sampler_state = sampler_state_for_rank(data)
-        if self.sampler is not None and sampler_state is not None and hasattr(self.sampler, "load_state_dict"):
-            self.sampler.load_state_dict(sampler_state)
-        elif self.sampler is not None:
-            logger.warning(
-                "sampler state not restored (world size changed or sampler has no state): data order differs"
-            )
+        if sampler_state is not None:
+            self.data.load_state_dict(sampler_state)
+        else:
+            logger.warning("data position not restored (the checkpoint has none): data order differs")
         rng = data.get("rng") or []
         self._pending_rng = rng[comm.get_rank()] if len(rng) == comm.get_world_size() else None
 
     # -- loop --------------------------------------------------------------------------------
     def train(self) -> None:
         logger.info("Starting training from iteration %d to %d", self.start_iter, self.max_iter)
-        self._data_iter = iter(self.data_loader)
+        self._data_iter = iter(self.data)
         self.module.train()
         previous = self._install_signal_handlers()
         self.iter = self.start_iter
@@ -227,7 +224,7 @@ class Trainer:
                 h.after_train()
             self._restore_signal_handlers(previous)
 
-    def _next_batch(self) -> Any:
+    def _next_batch(self) -> ClipBatch:
         batch = next(self._data_iter)
         if self._pending_rng is not None:
             # Restored only after the first batch of a resumed run: a data iterator may draw from
@@ -236,7 +233,7 @@ class Trainer:
             restore_rng_state(self._pending_rng)
             self._pending_rng = None
         self.batches_consumed += 1
-        return batch.to(self.device) if hasattr(batch, "to") else batch
+        return batch.to(self.device)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.amp_dtype is None:

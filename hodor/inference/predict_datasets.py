@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from ..config import CfgNode
 from ..data.catalog import load_dataset
+from ..utils.device import resolve_device
 from ..utils.logger import get_logger
-from .model_loading import build_inference_model, resolve_device
+from .model_loading import build_inference_model
 from .run_dataset import run_dataset, run_youtube_vos
 from .targets import resolve_test_dataset
 

@@ -50,13 +50,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..modeling.masks import downsample_masks, encoder_masks_from_probs, grid_cells
+from ..modeling.masks import downsample_masks, encoder_masks_from_probs, first_object_channel, grid_cells
+from ..utils.device import PRECISION_DTYPES
 from ..utils.logger import get_logger
 from .preprocess import padded_hw, preprocess_frame, preprocess_mask, resized_hw, to_original_size
 
 logger = get_logger(__name__)
-
-_PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass
@@ -112,8 +111,8 @@ class VideoPredictor:
     ) -> None:
         if temporal_window < 1:
             raise ValueError(f"INFERENCE.TEMPORAL_WINDOW must be >= 1, got {temporal_window}")
-        if precision not in _PRECISIONS:
-            raise ValueError(f"INFERENCE.PRECISION must be one of {sorted(_PRECISIONS)}, got {precision!r}")
+        if precision not in PRECISION_DTYPES:
+            raise ValueError(f"INFERENCE.PRECISION must be one of {sorted(PRECISION_DTYPES)}, got {precision!r}")
         if size_divisibility % 8 != 0:
             raise ValueError(f"size_divisibility must be a multiple of 8 (stride-8 features), got {size_divisibility}")
         self.model = model
@@ -169,7 +168,7 @@ class VideoPredictor:
 
     # ------------------------------------------------------------------ helpers
     def _autocast(self) -> contextlib.AbstractContextManager:
-        dtype = _PRECISIONS[self.precision]
+        dtype = PRECISION_DTYPES[self.precision]
         if dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=dtype)
@@ -306,7 +305,7 @@ class VideoPredictor:
         ids = self._object_ids
         logits = self._decode(t, ids, f4, f8).float()  # [1,1+Qb+I,Hp/4,Wp/4]
         hp, wp = self.pad_hw
-        first_obj = 1 + self.num_bg
+        first_obj = first_object_channel(self.num_bg)
         override = [(first_obj + ids.index(oid), m) for oid, m in gt.items()]
 
         # output path: upsample logits, then softmax, then override

@@ -72,7 +72,7 @@ def _run_tag(ctx: ParityContext, model, batch, tag: str, iteration: int) -> list
     from ..training.regimes import StaticImageRegime
 
     exp = ctx.expected
-    regime = StaticImageRegime(num_bg=model.num_bg_descriptors, cycles="", detach_masks=True, dice="multiclass_dice")
+    regime = StaticImageRegime(cycles="", detach_masks=True, dice="multiclass_dice")
     model.zero_grad(set_to_none=True)
     with torch.enable_grad():
         out = regime(model, batch, iteration, record=True)

@@ -5,5 +5,6 @@ importing the others.
 """
 
 from .batch import ClipBatch, ClipSample, collate_clips
+from .protocols import ResumableLoader
 
-__all__ = ["ClipBatch", "ClipSample", "collate_clips"]
+__all__ = ["ClipBatch", "ClipSample", "ResumableLoader", "collate_clips"]

@@ -6,65 +6,36 @@ compatibility) fails here, before the first training step.
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Callable
-from typing import Any
 
-import torch
 from torch import nn
 
 from ..checkpoint.checkpointer import Checkpointer
 from ..checkpoint.loading import load_model_weights
 from ..config import CfgNode, cfg_to_dict
+from ..data import build_train_loader
 from ..engine.hooks import EvalHook, ImageWriter, IterationTimer, MetricsWriter, PeriodicCheckpointer, ProgressBar
 from ..engine.trainer import Trainer, accumulation_plan
+from ..inference.train_eval import make_davis_eval_fn
+from ..modeling import build_model
 from ..solver import build_lr_scheduler, build_optimizer
+from ..structures import ResumableLoader
 from ..utils import comm
+from ..utils.device import resolve_device
 from ..utils.logger import get_logger
 from .regimes import TrainingModule, build_regime
 
 logger = get_logger(__name__)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> this rank's GPU if CUDA is available, else CPU."""
-    if name == "auto":
-        return torch.device(f"cuda:{comm.get_local_rank()}") if torch.cuda.is_available() else torch.device("cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"DEVICE={name!r} but CUDA is not available; use DEVICE cpu or auto")
-    if dev.type == "cuda" and dev.index is None:  # one GPU per process under torchrun
-        dev = torch.device(f"cuda:{comm.get_local_rank()}")
-    return dev
-
-
-def build_train_data(cfg: CfgNode, samples_per_forward: int) -> tuple[Any, Any]:
-    """(data loader yielding per-forward ClipBatches forever, sampler with state_dict or None)."""
-    from ..data import build_train_loader  # imported lazily: the data package is optional for unit tests
-
-    params = inspect.signature(build_train_loader).parameters
-    kwargs: dict[str, Any] = {}
-    for name in ("batch_size", "samples_per_forward", "samples_per_gpu"):
-        if name in params:
-            kwargs[name] = samples_per_forward
-            break
-    loader = build_train_loader(cfg, **kwargs)
-    if isinstance(loader, tuple):
-        return loader[0], loader[1]
-    sampler = None
-    for attr in ("batch_sampler", "sampler"):
-        s = getattr(loader, attr, None)
-        if s is not None and hasattr(s, "state_dict"):
-            sampler = s
-            break
-    return loader, sampler
+def build_train_data(cfg: CfgNode, samples_per_forward: int) -> ResumableLoader:
+    """The training loader of the config's datasets: per-forward ClipBatches forever, resumable."""
+    return build_train_loader(cfg, samples_per_forward=samples_per_forward)
 
 
 def _default_eval_fn(cfg: CfgNode, model: nn.Module) -> Callable[[], dict[str, float]] | None:
     """DAVIS J&F on DATASETS.TEST with the streaming predictor (hodor.inference.train_eval)."""
-    from ..inference.train_eval import make_davis_eval_fn
-
     return make_davis_eval_fn(cfg, model)
 
 
@@ -72,10 +43,10 @@ def build_trainer(
     cfg: CfgNode,
     resume: bool = False,
     eval_fn: Callable[[], dict[str, float]] | None = None,
-    data: tuple[Any, Any] | None = None,
+    data: ResumableLoader | None = None,
     progress_bar: bool = True,
 ) -> Trainer:
-    """Build everything for ``tools/train_net.py``; ``data`` = (loader, sampler) overrides the config's datasets."""
+    """Build everything for ``tools/train_net.py``; ``data`` replaces the loader of the config's datasets."""
     device = resolve_device(cfg.DEVICE)
     world = comm.get_world_size()
     per_forward, accum = accumulation_plan(cfg.SOLVER.IMS_PER_BATCH, cfg.SOLVER.MAX_SAMPLES_PER_GPU, world)
@@ -86,8 +57,6 @@ def build_trainer(
         accum,
         per_forward,
     )
-
-    from ..modeling import build_model
 
     model = build_model(cfg).to(device)
     regime = build_regime(cfg)
@@ -102,7 +71,7 @@ def build_trainer(
     if resume_path is None and cfg.MODEL.WEIGHTS:
         load_model_weights(model, cfg.MODEL.WEIGHTS, strict=cfg.MODEL.WEIGHTS_STRICT)
 
-    loader, sampler = data if data is not None else build_train_data(cfg, per_forward)
+    loader = data if data is not None else build_train_data(cfg, per_forward)
 
     if world > 1:
         module = nn.parallel.DistributedDataParallel(
@@ -143,7 +112,7 @@ def build_trainer(
         max_nonfinite=cfg.SOLVER.MAX_NONFINITE_STEPS,
         checkpointer=checkpointer,
         config_dict=cfg_to_dict(cfg),
-        sampler=sampler,
+        model=model,
         tb_writer=tb_writer,
         hooks=hooks,
     )

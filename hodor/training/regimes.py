@@ -6,7 +6,7 @@ presence [B,T,I_max], num_objects [B]) and runs, per group of samples with the s
 
 1. the backbone once on all frames of the group;
 2. the encoder on the ground truth of frame 0 (the annotated/reference frame);
-3. the cycles of ``TRAINING.CYCLES`` (``hodor.engine.cycles``): each step stacks the current
+3. the cycles of ``TRAINING.CYCLES`` (``hodor.training.cycles``): each step stacks the current
    descriptors of its source frames, decodes the target frame and, for targets other than 0,
    re-encodes the target from its predicted soft mask (softmax over all 1+Qb+I channels at
    stride 4, bilinear to stride 8, detached unless DETACH_INTERMEDIATE_MASKS is false, background
@@ -22,14 +22,15 @@ Semantics follow hodor-reference §2.3 and case d of the parity fixture exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import CfgNode
-from ..modeling.masks import encoder_masks_from_index, encoder_masks_from_probs, merge_bg_logits
+from ..modeling.hodor_model import HODOR
+from ..modeling.masks import encoder_masks_from_index, encoder_masks_from_probs, first_object_channel, merge_bg_logits
+from ..structures import ClipBatch
 from ..utils.registry import Registry
 from .cycles import CycleSchedule, Step
 from .losses import IGNORE_INDEX, mean_iou, segmentation_loss
@@ -95,7 +96,6 @@ class ClipRegime:
 
     def __init__(
         self,
-        num_bg: int,
         cycles: str = "",
         detach_masks: bool = True,
         dice: str = "multiclass_dice",
@@ -103,7 +103,6 @@ class ClipRegime:
         dice_weight: float = 1.0,
         drop_vanishing_objects: bool = True,
     ) -> None:
-        self.num_bg = num_bg
         self.cycles_spec = cycles
         self.detach_masks = detach_masks
         self.dice, self.ce_weight, self.dice_weight = dice, ce_weight, dice_weight
@@ -114,7 +113,6 @@ class ClipRegime:
     def from_config(cls, cfg: CfgNode) -> ClipRegime:
         t = cfg.TRAINING
         return cls(
-            num_bg=cfg.MODEL.ENCODER.NUM_BG_DESCRIPTORS,
             cycles=t.CYCLES,
             detach_masks=t.DETACH_INTERMEDIATE_MASKS,
             dice=t.DICE,
@@ -128,7 +126,7 @@ class ClipRegime:
         return self._schedules[num_frames]
 
     # ------------------------------------------------------------------------------------
-    def __call__(self, model: nn.Module, batch: Any, iteration: int, record: bool = False) -> RegimeOutput:
+    def __call__(self, model: HODOR, batch: ClipBatch, iteration: int, record: bool = False) -> RegimeOutput:
         """Run all groups of ``batch``; losses are batch means (groups weighted by their size)."""
         num_objects = batch.num_objects.to("cpu")
         total = int(num_objects.numel())
@@ -150,8 +148,9 @@ class ClipRegime:
         return RegimeOutput(losses=losses, metrics=metrics, groups=groups, keepalive=keepalive)
 
     def _run_group(
-        self, model: nn.Module, batch: Any, idx: Tensor, count: int, iteration: int, record: bool
+        self, model: HODOR, batch: ClipBatch, idx: Tensor, count: int, iteration: int, record: bool
     ) -> GroupOutput:
+        num_bg = model.num_bg_descriptors  # the model's own layout: never restated from the config
         dev = batch.frames.device
         idx_d = idx.to(dev)
         frames = batch.frames.index_select(0, idx_d)  # [b, T, 3, H, W]
@@ -177,7 +176,7 @@ class ClipRegime:
         # without find_unused_parameters (it adds exactly 0 to the loss and to every gradient).
         out.keepalive = sum((f.float().mean() * 0.0 for s, f in feats.items() if s not in (4, 8)), 0.0)
 
-        fg0, bg0 = encoder_masks_from_index(masks[:, 0], count, self.num_bg)
+        fg0, bg0 = encoder_masks_from_index(masks[:, 0], count, num_bg)
         desc0 = model.encode(f8[:, 0], fg0.to(f8.dtype), bg0.to(f8.dtype))
         if record:
             out.encoder_calls.append(EncoderCall(0, fg0, bg0, desc0[0], desc0[1]))
@@ -199,7 +198,7 @@ class ClipRegime:
                 logits = model.decode(fg, bg, f4[:, step.tgt], f8[:, step.tgt])  # [b, 1+Qb+I, H/4, W/4]
                 new = None
                 if step.tgt != 0:
-                    new = self._reencode(model, logits, f8[:, step.tgt], step.tgt, out if record else None)
+                    new = self._reencode(model, logits, f8[:, step.tgt], step.tgt, out if record else None, num_bg)
                     desc[step.tgt] = new
                 cache[trace] = new
                 target = _target(masks[:, step.tgt], valid[:, step.tgt], trackable)
@@ -209,7 +208,7 @@ class ClipRegime:
         sup = [p for p in out.predictions if p.supervised]
         if sup:
             merged = [
-                F.interpolate(merge_bg_logits(p.logits, self.num_bg), size=(H, W), mode="bilinear", align_corners=False)
+                F.interpolate(merge_bg_logits(p.logits, num_bg), size=(H, W), mode="bilinear", align_corners=False)
                 for p in sup
             ]
             out.pred_logits = torch.stack(merged, dim=2)  # [b, 1+I, N, H, W]
@@ -217,13 +216,13 @@ class ClipRegime:
         return out
 
     def _reencode(
-        self, model: nn.Module, logits: Tensor, f8: Tensor, frame: int, out: GroupOutput | None
+        self, model: HODOR, logits: Tensor, f8: Tensor, frame: int, out: GroupOutput | None, num_bg: int
     ) -> tuple[Tensor, Tensor]:
         """Descriptors of ``frame`` from its predicted soft masks (see module docstring)."""
-        probs = logits.float().softmax(dim=1)[:, 1 + self.num_bg :]  # [b, I, H/4, W/4]
+        probs = logits.float().softmax(dim=1)[:, first_object_channel(num_bg) :]  # [b, I, H/4, W/4]
         soft = F.interpolate(probs, size=f8.shape[-2:], mode="bilinear", align_corners=False)  # [b, I, H/8, W/8]
         fg_in = soft.detach() if self.detach_masks else soft
-        fg, bg = encoder_masks_from_probs(fg_in, self.num_bg)
+        fg, bg = encoder_masks_from_probs(fg_in, num_bg)
         fg, bg = fg.to(f8.dtype), bg.to(f8.dtype)
         new = model.encode(f8, fg, bg)
         if out is not None:
@@ -287,10 +286,10 @@ class TrainingModule(nn.Module):
     (``extract_features``/``encode``/``decode``), so the DDP wrapper must sit around this module.
     """
 
-    def __init__(self, model: nn.Module, regime: ClipRegime) -> None:
+    def __init__(self, model: HODOR, regime: ClipRegime) -> None:
         super().__init__()
         self.model = model
         self.regime = regime
 
-    def forward(self, batch: Any, iteration: int, record: bool = False) -> RegimeOutput:
+    def forward(self, batch: ClipBatch, iteration: int, record: bool = False) -> RegimeOutput:
         return self.regime(self.model, batch, iteration, record=record)

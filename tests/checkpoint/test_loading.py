@@ -48,9 +48,9 @@ def test_fine_tuning_is_strict_unless_asked(tmp_path, caplog):
     stream = ClipStream(1, size=32)
     cfg = tiny_cfg(tmp_path / "ft", "MODEL.WEIGHTS", weights)  # one encoder layer: extra keys in the file
     with pytest.raises(CheckpointError, match=r"model_final\.pth.*nothing was loaded.*WEIGHTS_STRICT[\s\S]*unexpected"):
-        build_trainer(cfg, data=(stream, stream), progress_bar=False)
+        build_trainer(cfg, data=stream, progress_bar=False)
     cfg = tiny_cfg(tmp_path / "ft2", "MODEL.WEIGHTS", weights, "MODEL.WEIGHTS_STRICT", "False")
     with caplog.at_level(logging.WARNING):
-        trainer = build_trainer(cfg, data=(stream, stream), progress_bar=False)
+        trainer = build_trainer(cfg, data=stream, progress_bar=False)
     assert "loaded" in caplog.text and "unexpected in checkpoint" in caplog.text
     assert trainer.start_iter == 0

@@ -29,7 +29,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     cfg = tiny_cfg(out, "SOLVER.MAX_ITER", "2", "SOLVER.IMS_PER_BATCH", "4", "SOLVER.CHECKPOINT_PERIOD", "100")
     default_setup(cfg)  # seeds SEED + rank: ranks start from different inits, DDP broadcasts rank 0's
     stream = ClipStream(1, size=32, seed=10 + rank)  # and see different data
-    trainer = build_trainer(cfg, data=(stream, stream), progress_bar=False)
+    trainer = build_trainer(cfg, data=stream, progress_bar=False)
     assert isinstance(trainer.module, torch.nn.parallel.DistributedDataParallel)
     assert trainer.accum_steps == 2
     trainer.train()

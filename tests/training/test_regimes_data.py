@@ -25,7 +25,7 @@ def test_video_regime_trains_on_synthetic_data(data_root, tmp_path, config, supe
     )
     default_setup(cfg)
     trainer = build_trainer(cfg, progress_bar=False)
-    assert trainer.sampler is not None  # the loader's resumable state is checkpointed
+    assert trainer.data is not None  # the loader's resumable state is checkpointed
     trainer.train()
     out = trainer.last_output
     assert all(g.pred_logits.shape[2] == supervised for g in out.groups)

@@ -102,10 +102,8 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:  # nominal; the sampler is infinite
         return sum(len(d) for d in self.datasets)
 
-    def _map(self, d: int, record: Any, rng: np.random.Generator) -> ClipSample:
-        if isinstance(self.mapper, VideoClipMapper):
-            return self.mapper(record, rng, self.delta_scales[d])
-        return self.mapper(record, rng)
+    def _map(self, d: int, record: ImageRecord | VideoRecord, rng: np.random.Generator) -> ClipSample:
+        return self.mapper(record, rng, self.delta_scales[d])  # one signature for both mappers
 
     def __getitem__(self, key: SampleKey) -> ClipSample:
         if torch.utils.data.get_worker_info() is not None:

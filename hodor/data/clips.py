@@ -26,6 +26,7 @@ from hodor.config import CHOICES
 from hodor.modeling.preprocess import normalize
 
 from ..structures.batch import ClipSample
+from ..utils.labels import VOID_ID
 from .augment import (
     AugConfig,
     View,
@@ -40,7 +41,7 @@ from .augment import (
 )
 from .augment import px_size as _px_size
 from .io import DataError
-from .records import VOID_ID, ImageRecord, VideoRecord
+from .records import ImageRecord, VideoRecord
 
 __all__ = ["ClipParams", "EmptyClip", "PseudoClipMapper", "VideoClipMapper", "object_stats", "SPARSE_REF_CHOICES"]
 
@@ -163,7 +164,9 @@ class PseudoClipMapper:
     def __init__(self, params: ClipParams, aug: AugConfig) -> None:
         self.p, self.aug = params, aug
 
-    def __call__(self, record: ImageRecord, rng: np.random.Generator) -> ClipSample:
+    def __call__(self, record: ImageRecord, rng: np.random.Generator, delta_scale: float = 1.0) -> ClipSample:
+        """One pseudo-clip. ``delta_scale`` (the mapper signature shared with :class:`VideoClipMapper`)
+        scales frame gaps, which a single image does not have: it is unused here."""
         p = self.p
         img = record.load_image()
         insts = [a for a in record.instances if not a.iscrowd]

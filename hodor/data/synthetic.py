@@ -27,7 +27,7 @@ from pycocotools import mask as mask_utils
 
 from hodor.utils.logger import get_logger
 
-from ..utils.palette import davis_palette
+from ..utils.palette import save_index_png
 from .synthetic_render import SHAPE_KINDS
 from .synthetic_scenes import first_mask_iou, render_video, sample_image_scene, sample_video_scene
 
@@ -40,7 +40,6 @@ JPEG_QUALITY = 92
 YTVOS_ANNOTATION_STRIDE = 5  # YouTube-VOS annotates every 5th frame
 CATEGORIES = [{"id": i + 1, "name": k, "supercategory": "shape"} for i, k in enumerate(SHAPE_KINDS)]
 _CAT_ID = {c["name"]: c["id"] for c in CATEGORIES}
-_PALETTE = davis_palette().reshape(-1).tolist()
 
 PRESETS: dict[str, dict[str, dict]] = {
     # unit tests: a handful of tiny items, well under a second
@@ -83,13 +82,6 @@ def _size(image_size: Sequence[int], max_objects: int, num_frames: int = 1) -> t
 
 def _save_jpg(path: str, image: np.ndarray) -> None:
     Image.fromarray(image).save(path, quality=JPEG_QUALITY)
-
-
-def _save_palette_png(path: str, labels: np.ndarray) -> None:
-    """Palette PNG (mode "P", DAVIS palette): pixel value = object id."""
-    img = Image.fromarray(labels.astype(np.uint8))  # mode "L"; putpalette turns it into "P" unchanged
-    img.putpalette(_PALETTE)
-    img.save(path)
 
 
 def _write_json(path: str, obj: object) -> None:
@@ -249,7 +241,7 @@ def make_davis(
             os.makedirs(ann_dir, exist_ok=True)
             for t in range(num_frames):
                 _save_jpg(os.path.join(img_dir, f"{t:05d}.jpg"), frames[t])
-                _save_palette_png(os.path.join(ann_dir, f"{t:05d}.png"), labels[t])
+                save_index_png(os.path.join(ann_dir, f"{t:05d}.png"), labels[t])
             per_obj = first_mask_iou(labels)
             ious += list(per_obj.values())
             n_obj += len(per_obj)
@@ -311,11 +303,11 @@ def make_youtube_vos(
         meta["videos"][vid] = {"objects": objects}
         if split == "train":
             for t in annotated:
-                _save_palette_png(os.path.join(ann_dir, f"{t:05d}.png"), labels[t])
+                save_index_png(os.path.join(ann_dir, f"{t:05d}.png"), labels[t])
         else:
             for t in sorted(set(scene.starts)):
                 firsts = [k + 1 for k, s in enumerate(scene.starts) if s == t]
-                _save_palette_png(
+                save_index_png(
                     os.path.join(ann_dir, f"{t:05d}.png"), np.where(np.isin(labels[t], firsts), labels[t], 0)
                 )
         ious += list(first_mask_iou(labels).values())

@@ -20,6 +20,7 @@ import torch
 
 from ..utils import comm
 from ..utils.logger import get_logger
+from ..utils.palette import davis_palette
 from .trainer import HookBase
 
 logger = get_logger(__name__)
@@ -168,25 +169,6 @@ def _fmt_seconds(sec: float) -> str:
     return f"{sec // 3600}:{sec % 3600 // 60:02d}:{sec % 60:02d}"
 
 
-# A fixed palette for index masks: 0 = black, then distinct colours.
-_PALETTE = np.array(
-    [
-        [0, 0, 0],
-        [230, 25, 75],
-        [60, 180, 75],
-        [255, 225, 25],
-        [0, 130, 200],
-        [245, 130, 48],
-        [145, 30, 180],
-        [70, 240, 240],
-        [240, 50, 230],
-        [210, 245, 60],
-        [250, 190, 190],
-    ],
-    dtype=np.uint8,
-)
-
-
 def render_predictions(
     frames: torch.Tensor,
     targets: torch.Tensor,
@@ -202,6 +184,7 @@ def render_predictions(
     """
     mean = torch.tensor(pixel_mean).view(3, 1, 1)
     std = torch.tensor(pixel_std).view(3, 1, 1)
+    palette = davis_palette()  # the colours of the dataset masks and of every output we write
     pred = pred_logits.argmax(0).cpu().numpy()  # [N, H, W]
     tgt = targets.clamp(min=0).cpu().numpy()
     cols = []
@@ -209,7 +192,7 @@ def render_predictions(
         img = (frames[t].float().cpu() * std + mean).clamp(0, 255).permute(1, 2, 0).numpy()
         rows = []
         for lab in (tgt[n], pred[n]):
-            col = _PALETTE[lab % len(_PALETTE)].astype(np.float32)
+            col = palette[lab % len(palette)].astype(np.float32)
             blend = np.where(lab[..., None] > 0, (1 - alpha) * img + alpha * col, img)
             rows.append(blend)
         cols.append(np.concatenate(rows, axis=0))

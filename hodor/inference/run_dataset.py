@@ -21,10 +21,10 @@ from tqdm import tqdm
 from ..data.davis import load_davis_folder
 from ..data.io import DataError
 from ..data.records import VideoRecord
+from ..utils.labels import VOID_ID
 from ..utils.logger import get_logger
 from ..utils.palette import save_index_png
 from .predictor import VideoPredictor
-from .video_io import VOID_ID
 
 logger = get_logger(__name__)
 

@@ -15,13 +15,13 @@ import cv2
 import numpy as np
 
 from ..data.io import DataError, read_image, read_index_mask
+from ..utils.labels import VOID_ID
 from ..utils.logger import get_logger
 from ..utils.palette import davis_palette
 
 logger = get_logger(__name__)
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-VOID_ID = 255
 
 
 class VideoSource:

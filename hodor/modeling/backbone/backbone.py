@@ -11,6 +11,7 @@ from hodor.utils.logger import get_logger
 
 from .fpn import FPN
 from .registry import BACKBONE_REGISTRY
+from .trunk import Trunk, TrunkFactory, TrunkOptions
 
 logger = get_logger(__name__)
 
@@ -27,7 +28,7 @@ class BackboneWithFPN(nn.Module):
     The three submodules are separate so that optimisers can give the trunk its own LR / freeze it.
     """
 
-    def __init__(self, trunk: nn.Module, out_channels: int = 256, norm_groups: int = 16, name: str = "") -> None:
+    def __init__(self, trunk: Trunk, out_channels: int = 256, norm_groups: int = 16, name: str = "") -> None:
         super().__init__()
         self.name = name or type(trunk).__name__
         self.trunk = trunk
@@ -66,7 +67,8 @@ def build_backbone_by_name(
     ``freeze_at``: 0 trains everything; 1 freezes the stem / patch embedding; k freezes also the
     first k-1 stages (detectron2's convention). ``frozen_bn`` only affects ResNets.
     """
-    trunk = BACKBONE_REGISTRY.build(name, drop_path_rate=drop_path_rate, frozen_bn=frozen_bn)
+    factory: TrunkFactory = BACKBONE_REGISTRY.get(name)
+    trunk = factory(TrunkOptions(drop_path_rate=drop_path_rate, frozen_bn=frozen_bn))
     model = BackboneWithFPN(trunk, out_channels=out_channels, norm_groups=norm_groups, name=name)
     if weights:
         from .weights import load_backbone_weights

@@ -24,6 +24,7 @@ from ..checkpoint.formats import CheckpointError
 from ..checkpoint.loading import load_config_with_weights
 from ..config import ConfigError, load_config
 from ..data.io import DataError
+from ..engine.distributed import launch
 from ..engine.setup import default_argument_parser, default_setup
 from ..engine.trainer import NonFiniteLossError, TrainingInterrupted
 from ..training.build import build_trainer
@@ -89,7 +90,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     args = default_argument_parser("Train HODOR").parse_args(argv)
     if args.eval_only:
         return run_eval_only(args)
-    return run_training(args)
+    return launch(run_training, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,9 +7,11 @@ Public API:
   * ``Trainer`` / ``accumulation_plan``: the loop with gradient accumulation, AMP and checkpoints
   * hooks: ``HookBase``, ``EvalHook`` (periodic evaluation, keeps model_best), ``PeriodicCheckpointer``, ...
   * ``default_argument_parser`` / ``default_setup``: command line and run directory setup
+  * ``launch``: run an entry point as one process of a torchrun job (or alone)
 """
 
 from .. import _moved
+from .distributed import launch
 from .hooks import EvalHook, HookBase, ImageWriter, IterationTimer, MetricsWriter, PeriodicCheckpointer, ProgressBar
 from .setup import default_argument_parser, default_setup, setup_from_args
 from .trainer import NonFiniteLossError, Trainer, TrainingInterrupted, accumulation_plan
@@ -29,6 +31,7 @@ __all__ = [
     "TrainingInterrupted",
     "accumulation_plan",
     "default_argument_parser",
+    "launch",
     "default_setup",
     "setup_from_args",
 ]

@@ -7,14 +7,12 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from hodor.checkpoint import save_model
 from hodor.checkpoint.checkpointer import Checkpointer
 from hodor.cli.infer_video import main as infer_main
 from hodor.cli.train import train_main
 from hodor.config import cfg_to_dict
-from hodor.modeling import build_model
 from hodor.utils.palette import save_index_png
 from tests.inference.conftest import box_mask, synthetic_video
 
@@ -75,17 +73,3 @@ def test_train_eval_only_evaluates_without_training(tmp_path, tiny_cfg, tiny_mod
     assert not [f for f in written if f.endswith((".pth", ".safetensors")) or "last_checkpoint" in f], written
     # nothing to evaluate: a clear error, no training
     assert train_main(argv) == 2 and "DATASETS.TEST" in capsys.readouterr().err
-
-
-@pytest.fixture(scope="module")
-def tiny_cfg():
-    from hodor.config import load_config
-    from tests.inference.conftest import TINY_OPTS
-
-    return load_config(None, list(TINY_OPTS))
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tiny_cfg):
-    torch.manual_seed(0)
-    return build_model(tiny_cfg).eval()

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from ..data.davis import load_davis_folder
 from ..data.io import DataError
 from ..data.records import VideoRecord
+from ..evaluation.youtube_vos import ANNOTATIONS, zip_submission
 from ..utils.labels import VOID_ID
 from ..utils.logger import get_logger
 from ..utils.palette import save_index_png
@@ -146,8 +147,6 @@ def run_youtube_vos(
 
     Returns the zip path. A missing expected frame is an error (no zip is written).
     """
-    from ..evaluation.youtube_vos import ANNOTATIONS, zip_submission
-
     ann = os.path.join(out_dir, ANNOTATIONS)
     run_records(model, cfg, records, ann, frames_to_write="eval", progress=progress)
     expected = {}

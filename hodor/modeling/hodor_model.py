@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .backbone import build_backbone
 from .decoder import HodorDecoder
 from .encoder import HodorEncoder
 
@@ -61,8 +62,6 @@ class HODOR(nn.Module):
 
     @classmethod
     def from_config(cls, cfg) -> HODOR:
-        from .backbone import build_backbone  # written by another module owner; imported lazily
-
         return cls(build_backbone(cfg), build_encoder(cfg), build_decoder(cfg))
 
     @property

@@ -12,6 +12,7 @@ from hodor.utils.logger import get_logger
 from .fpn import FPN
 from .registry import BACKBONE_REGISTRY
 from .trunk import Trunk, TrunkFactory, TrunkOptions
+from .weights import load_backbone_weights
 
 logger = get_logger(__name__)
 
@@ -71,8 +72,6 @@ def build_backbone_by_name(
     trunk = factory(TrunkOptions(drop_path_rate=drop_path_rate, frozen_bn=frozen_bn))
     model = BackboneWithFPN(trunk, out_channels=out_channels, norm_groups=norm_groups, name=name)
     if weights:
-        from .weights import load_backbone_weights
-
         report = load_backbone_weights(model, weights, strict=False)
         if report.ok:
             logger.info("%s", report)

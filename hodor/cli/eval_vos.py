@@ -113,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.config_file or args.weights or args.opts:
         # ---- Mode 2: run a checkpoint, then evaluate --------------------------------------------
+        if args.results:
+            parser.error(f"--results scores existing predictions; it does not go with a model to run ({args.opts})")
         from ..checkpoint.loading import load_config_with_weights
         from ..utils.logger import setup_logger
 

@@ -170,6 +170,18 @@ _C.DATALOADER.MAX_BAD_SAMPLES = 100
 _C.DATALOADER.MAX_RESAMPLES = 10
 # Start-method of worker processes ("" = platform default; "spawn"/"forkserver"/"fork").
 _C.DATALOADER.MP_CONTEXT = ""
+# Form every per-forward batch as the original does (hodor.data.grouping): one object count,
+# aspect ratios h/w within MAX_ASPECT_RATIO_DIFF. False = samples drawn independently (mixed
+# counts and shapes, padded to the largest).
+_C.DATALOADER.GROUP_BATCHES = True
+_C.DATALOADER.MAX_ASPECT_RATIO_DIFF = 0.1
+# Equal numbers of 1..TRAINING.NUM_INSTANCES-object samples, as the original's sample lists
+# (static images, dense video; hodor.data.balance). Needs GROUP_BATCHES. False = every image /
+# reference frame equally often with at most NUM_INSTANCES random objects.
+_C.DATALOADER.BALANCE_OBJECT_COUNTS = True
+# Samples per epoch of the sample list (0 = one per candidate image / reference frame / video,
+# at least 1024).
+_C.DATALOADER.SAMPLES_PER_EPOCH = 0
 
 # --------------------------------------------------------------------------------------
 # Training

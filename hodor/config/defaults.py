@@ -71,7 +71,13 @@ _C.MODEL.ENCODER.POS_ENC_IN_KEYS = False
 # Use torch's scaled_dot_product_attention for soft-masked attention (exact same maths).
 _C.MODEL.ENCODER.FUSED_ATTENTION = True
 
+# Start every encoder layer from the same initial weights (copies of one initialised layer), as
+# the original; False = each layer initialised independently. Matters only without MODEL.WEIGHTS.
+_C.MODEL.ENCODER.CLONE_LAYER_INIT = True
+
 _C.MODEL.DECODER = CfgNode()
+# As MODEL.ENCODER.CLONE_LAYER_INIT, for the decoder layers.
+_C.MODEL.DECODER.CLONE_LAYER_INIT = True
 _C.MODEL.DECODER.NUM_LAYERS = 5
 _C.MODEL.DECODER.NUM_HEADS = 8
 _C.MODEL.DECODER.FFN_DIM = 256

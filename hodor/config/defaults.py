@@ -43,6 +43,10 @@ _C.MODEL.BACKBONE.NAME = "swin_t"
 # Weights for the backbone (+FPN) only: mmdetection detector checkpoint (backbone.*, neck.*),
 # timm/torchvision ImageNet state dict, or a detectron2-style .pkl. "" = random init.
 _C.MODEL.BACKBONE.WEIGHTS = ""
+# The backbone weights a paper recipe starts from (file name and source, for the error message).
+# When set, training refuses an empty MODEL.BACKBONE.WEIGHTS (and no MODEL.WEIGHTS); write
+# MODEL.BACKBONE.WEIGHTS none to train from random initialisation deliberately.
+_C.MODEL.BACKBONE.RECIPE_WEIGHTS = ""
 # Stochastic depth rate of Swin backbones (original: 0.2 for T/S, 0.3 for B).
 _C.MODEL.BACKBONE.DROP_PATH_RATE = 0.2
 # Number of backbone stages frozen from the input side (0 = train everything, original;

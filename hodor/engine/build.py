@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..checkpoint.checkpointer import Checkpointer, load_weights
+from ..config.recipe_weights import check_recipe_weights
 from ..config import CfgNode, cfg_to_dict
 from ..solver import build_lr_scheduler, build_optimizer
 from ..utils import comm
@@ -88,6 +89,7 @@ def build_trainer(
 
     from ..modeling import build_model
 
+    check_recipe_weights(cfg)  # a paper config without its backbone weights is a different experiment
     model = build_model(cfg).to(device)
     regime = build_regime(cfg)
     module: nn.Module = TrainingModule(model, regime)

@@ -7,12 +7,11 @@ pre-builds a list with the **same number of 1-, 2-, ..., N-object samples**:
 
 * every *candidate* (an image, or a (video, annotated reference frame) pair) is put in the bin
   ``min(#qualifying objects, N)``;
-* the bins are filled from N down to 1, each with ``ceil(L / N)`` entries, from a *pool* that
+* the bins are filled from N down to 1, each with ``L / N`` entries (+-1), from a *pool* that
   holds the candidates of this bin and of every bin above it (pool = this bin's candidates,
   then the pool of the bin above), walked cyclically in order;
 * a candidate with more qualifying objects than the bin gets a random subset of them (fixed seed
-  2202, so every process builds the same list);
-* the list is cut to L entries.
+  2202, so every process builds the same list).
 
 hodor's list is infinite: "epoch" e is the same construction with each bin's walk continuing
 where epoch e-1 stopped (so the concatenation of epochs equals the original's single long list)
@@ -25,7 +24,6 @@ often, at most N random objects); :func:`uniform_samples` builds that list, and 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -101,19 +99,22 @@ def balanced_samples(
     for c in candidates:
         if c.objects:
             bins.setdefault(min(len(c.objects), max_objects), []).append(c)
-    per_bin = math.ceil(length / max_objects)
     rng = np.random.default_rng([BALANCE_SEED, dataset, epoch])
     out: list[PlannedSample] = []
     pool: list[Candidate] = []
     for n in range(max_objects, 0, -1):
         pool = bins.get(n, []) + pool
+        # bins N, N-1, ... get ceil(length / N) until the remainder is used up, the rest floor
+        # (the original gives every bin the ceiling and cuts the list, so bin 1 can be short by
+        # up to N-1; with its lengths, multiples of 8, both are exactly equal)
+        per_bin = length // max_objects + (1 if max_objects - n < length % max_objects else 0)
         if not pool:
             continue  # no candidate with >= n objects: the bin stays empty (original: ZeroDivisionError)
         start = epoch * per_bin
         for j in range(start, start + per_bin):
             c = pool[j % len(pool)]
             out.append(PlannedSample(dataset, c.item, c.ref, _subset(c.objects, n, rng), c.height, c.width))
-    return out[:length]
+    return out
 
 
 def uniform_samples(

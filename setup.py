@@ -54,6 +54,7 @@ setup(
             "hodor-eval-vos = hodor.evaluation.cli:main",
             "hodor-infer-video = hodor.inference.video_cli:main",
             "hodor-synthetic = hodor.data.synthetic:cli",
+            "hodor-recipe-report = hodor.data.recipe_report:main",
         ],
     },
 )

@@ -153,9 +153,7 @@ def image_candidates(records: Sequence[Any], min_area: float, min_dim: float) ->
     return out
 
 
-def video_candidates(
-    records: Sequence[Any], mapper: Any, sparse: bool, seed: int = BALANCE_SEED
-) -> list[Candidate]:
+def video_candidates(records: Sequence[Any], mapper: Any, sparse: bool, seed: int = BALANCE_SEED) -> list[Candidate]:
     """Dense: one candidate per usable annotated reference frame; sparse: one per video (its
     reference frame chosen by TRAINING.SPARSE_REF_FRAME; "random" is drawn once per video).
 

@@ -23,13 +23,13 @@ from hodor.utils.logger import get_logger
 from hodor.utils.registry import Registry
 
 from .augment import AugConfig
+from .balance import SamplePlan, image_candidates, video_candidates
 from .batch import ClipBatch, ClipSample, collate_clips
 from .catalog import get_dataset_spec, load_dataset
 from .clips import ClipParams, EmptyClip, PseudoClipMapper, VideoClipMapper
+from .grouping import GroupedBatchSampler
 from .io import DataError
 from .records import ImageRecord, VideoRecord
-from .balance import SamplePlan, image_candidates, video_candidates
-from .grouping import GroupedBatchSampler
 from .sampler import MixtureSampler, SampleKey
 
 __all__ = [
@@ -386,7 +386,7 @@ def build_sample_plan(
         "sample plan: %s samples per epoch from %s (%s)",
         lengths,
         names,
-        "balanced over 1..%d objects" % t.NUM_INSTANCES if balance else "each candidate equally often",
+        f"balanced over 1..{t.NUM_INSTANCES} objects" if balance else "each candidate equally often",
     )
     return SamplePlan(candidates, lengths, t.NUM_INSTANCES, [balance] * len(names))
 

@@ -199,6 +199,7 @@ class PseudoClipMapper:
             "file_name": record.file_name,
             "recipe": recipe,
             "flipped": flipped,
+            "orig_size": (int(record.height), int(record.width)),
         }
         size = _px_size(record.height, record.width, p.max_image_area)
         return _finalize(views, orig_ids, [True] * p.num_frames, size, p, meta)
@@ -325,6 +326,7 @@ class VideoClipMapper:
             "mode": "sparse" if self.sparse else "dense",
             "geometric": geo,
             "flipped": flipped,
+            "orig_size": (int(h), int(w)),
         }
         size = dims_size(h, w, p.resize_min_dim, p.resize_max_dim)
         valid = [True] + [not self.sparse] * (p.num_frames - 1)

@@ -114,8 +114,6 @@ def _oriented(h: int, w: int, orientation: str) -> tuple[int, int]:
     raise ValueError(f"orientation must be one of {ORIENTATIONS}, got {orientation!r}")
 
 
-
-
 def _uncompressed_rle(mask: np.ndarray) -> dict:
     """COCO uncompressed RLE (as used for iscrowd=1): column-major run lengths, zeros first."""
     flat = mask.ravel(order="F").astype(np.int8)

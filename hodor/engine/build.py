@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from ..checkpoint.checkpointer import Checkpointer, load_weights
-from ..config.recipe_weights import check_recipe_weights
 from ..config import CfgNode, cfg_to_dict
+from ..config.recipe_weights import check_recipe_weights
 from ..solver import build_lr_scheduler, build_optimizer
 from ..utils import comm
 from ..utils.logger import get_logger

@@ -172,8 +172,13 @@ def test_layers_start_identical_by_default_as_the_original():
     def layer_states(mod):
         return [mod.attn_layers[i].state_dict() for i in range(len(mod.attn_layers))]
 
-    for opts, equal in (([], True), (["MODEL.ENCODER.CLONE_LAYER_INIT", "False", "MODEL.DECODER.CLONE_LAYER_INIT", "False"], False)):
-        cfg = load_config(None, ["MODEL.HIDDEN_DIM", "64", "MODEL.ENCODER.FFN_DIM", "64", "MODEL.DECODER.FFN_DIM", "64", *opts])
+    for opts, equal in (
+        ([], True),
+        (["MODEL.ENCODER.CLONE_LAYER_INIT", "False", "MODEL.DECODER.CLONE_LAYER_INIT", "False"], False),
+    ):
+        cfg = load_config(
+            None, ["MODEL.HIDDEN_DIM", "64", "MODEL.ENCODER.FFN_DIM", "64", "MODEL.DECODER.FFN_DIM", "64", *opts]
+        )
         torch.manual_seed(0)
         for mod in (build_encoder(cfg), build_decoder(cfg)):
             states = layer_states(mod)

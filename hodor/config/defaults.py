@@ -142,18 +142,19 @@ _C.INPUT.AUG.CROP_VIEW_SHEAR = 5.0
 _C.INPUT.AUG.BASIC_TRANSLATE = 0.25
 _C.INPUT.AUG.BASIC_ROTATE = 20.0
 _C.INPUT.AUG.BASIC_SHEAR = 10.0
-# Basic recipe perspective: torchvision distortion_scale (~ imgaug scale 0.10-0.12).
-_C.INPUT.AUG.BASIC_PERSPECTIVE = 0.35
+# Basic recipe perspective: imgaug PerspectiveTransform scale range (corner jitter |N(0, s)| of
+# the image size, s ~ U(range); the inner quadrilateral is stretched to the full image).
+_C.INPUT.AUG.BASIC_PERSPECTIVE = [0.10, 0.12]
 # Basic recipe crop: fraction cut from every side (same on all sides), resized back.
 _C.INPUT.AUG.BASIC_CROP_RANGE = [0.10, 0.25]
 # Probability of one horizontal flip applied to the whole clip.
 _C.INPUT.AUG.FLIP_PROB = 0.5
 # Video clips: probability of one validated crop for all frames (else affine/perspective).
 _C.INPUT.AUG.VIDEO_CROP_PROB = 0.5
-# Video affine rotation/shear (degrees, +-) and perspective distortion_scale (~ imgaug 0.08-0.10).
+# Video affine rotation/shear (degrees, +-) and perspective scale range (as BASIC_PERSPECTIVE).
 _C.INPUT.AUG.VIDEO_ROTATE = 20.0
 _C.INPUT.AUG.VIDEO_SHEAR = 10.0
-_C.INPUT.AUG.VIDEO_PERSPECTIVE = 0.3
+_C.INPUT.AUG.VIDEO_PERSPECTIVE = [0.08, 0.10]
 # Video affine/perspective draws tried to keep the reference objects before giving up (none).
 _C.INPUT.AUG.VIDEO_AFFINE_TRIES = 3
 

@@ -153,3 +153,21 @@ def test_balance_switch_off_keeps_busy_images_busy(syn_root, small_cfg):
         plans[name] = Counter(s.num_objects for s in loader.index_sampler.plan(0))
     assert max(plans["on"].values()) - min(plans["on"].values()) <= 1
     assert plans["off"][4] > 2 * plans["off"][1]  # tiny COCO: 3 of 6 images have >= 4 objects
+
+
+def test_dense_video_is_balanced_and_sparse_video_is_not(syn_root, small_cfg):
+    """Dense video: (video, annotated reference frame) candidates balanced like COCO (the original's
+    create_training_subsequences); sparse: one reference frame per video, each video equally often."""
+    dense = small_cfg(syn_root, "dense_video", ["youtube_vos_2019_train"], "TRAINING.NUM_INSTANCES", "2")
+    loader = build_train_loader(dense, rank=0, world_size=1, samples_per_forward=2)
+    plan = loader.index_sampler.plan(0)
+    counts = Counter(s.num_objects for s in plan)
+    assert set(counts) == {1, 2} and abs(counts[1] - counts[2]) <= 1
+    assert all(s.ref >= 0 for s in plan) and len({s.item for s in plan}) == 2  # both tiny videos
+    for b in islice(loader, 3):
+        assert len(set(b.num_objects.tolist())) == 1
+    sparse = small_cfg(syn_root, "sparse_video", ["youtube_vos_2019_train"], "TRAINING.NUM_INSTANCES", "4")
+    plan = build_train_loader(sparse, rank=0, world_size=1, samples_per_forward=2).index_sampler.plan(0)
+    per_video = Counter(s.item for s in plan)
+    assert max(per_video.values()) - min(per_video.values()) <= 1
+    assert all(len({s.ref for s in plan if s.item == v}) == 1 for v in per_video)  # one reference frame each

@@ -54,6 +54,7 @@ setup(
             "hodor-eval-vos = hodor.cli.eval_vos:main",
             "hodor-infer-video = hodor.cli.infer_video:main",
             "hodor-synthetic = hodor.data.synthetic:cli",
+            "hodor-recipe-report = hodor.training.recipe_report:main",
         ],
     },
 )

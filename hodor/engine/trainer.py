@@ -67,6 +67,21 @@ def accumulation_plan(ims_per_batch: int, max_samples_per_gpu: int, world_size: 
     return per_forward, per_rank // per_forward
 
 
+def forward_index(iteration: int, sub_step: int) -> int:
+    """The index a regime receives for forward ``sub_step`` of optimiser step ``iteration``.
+
+    As the original (``iter_num = elapsed_iterations + sub_iteration`` in its
+    ``Trainer.forward``): ``iteration + sub_step``, the same on every process. The index only
+    selects the parity-alternating variant of the long cycle. Rule and consequence: with A
+    forwards per step, step i runs variants parity(i), ..., parity(i + A - 1); A = 1 (e.g. 8 GPUs
+    x 1 sample, 4 x 2) alternates per step, an even A mixes both halves in every step, and over
+    any two consecutive steps every split of the global batch into processes x sub-batches sees
+    both variants equally often. Which samples form each forward is split-independent
+    (hodor.data.grouping); the per-step variant mix is the original's, which depends on A.
+    """
+    return iteration + sub_step
+
+
 class HookBase:
     """Override any of the four callbacks; ``state_dict`` is stored in checkpoints.
 
@@ -251,7 +266,7 @@ class Trainer:
             sync = contextlib.nullcontext() if not is_ddp or k == self.accum_steps - 1 else self.module.no_sync()
             with sync:
                 with self._autocast():
-                    out: StepOutput = self.module(batch, self.iter)
+                    out: StepOutput = self.module(batch, forward_index(self.iter, k))
                 loss = out.total_loss / self.accum_steps
                 finite = finite and bool(torch.isfinite(loss.detach()))
                 (self.scaler.scale(loss) if self.scaler is not None else loss).backward()

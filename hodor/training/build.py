@@ -14,6 +14,7 @@ from torch import nn
 from ..checkpoint.checkpointer import Checkpointer
 from ..checkpoint.loading import load_model_weights
 from ..config import CfgNode, cfg_to_dict
+from ..config.recipe_weights import check_recipe_weights
 from ..data import build_train_loader
 from ..engine.hooks import EvalHook, ImageWriter, IterationTimer, MetricsWriter, PeriodicCheckpointer, ProgressBar
 from ..engine.trainer import Trainer, accumulation_plan
@@ -58,6 +59,7 @@ def build_trainer(
         per_forward,
     )
 
+    check_recipe_weights(cfg)  # a paper config without its backbone weights is a different experiment
     model = build_model(cfg).to(device)
     regime = build_regime(cfg)
     module: nn.Module = TrainingModule(model, regime)

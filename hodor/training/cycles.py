@@ -78,11 +78,19 @@ def validate_cycles(cycles: list[Cycle], num_frames: int) -> None:
 def default_cycle_spec(num_frames: int, odd: bool) -> str:
     """The original schedule (hodor-reference §2.3 step 4), generalised to any clip length.
 
-    T=3 reproduces the original exactly: ``[0]->0``, ``[0]->1; [1]->0`` and the long cycle,
-    which on odd iterations decodes from all previously visited frames (``[0,1]->2``) and comes
-    back mirrored (``[2]->1; [1,2]->0``). For T>3 one cycle per length 1..T-1 is used, the
-    longest one alternating like the T=3 case.
+    The original (``TrainModel.forward``) defines T = 1, 2 and 3; those are reproduced exactly:
+
+    * T=1: ``[0]->0``;
+    * T=2: ``[0]->0``, ``[0]->1; [1]->0`` and ``[0]->1; [0,1]->0`` (the last reuses the cached
+      ``[0]->1`` and decodes frame 0 from both frames), on every iteration;
+    * T=3: ``[0]->0``, ``[0]->1; [1]->0`` and the long cycle, which on odd iterations decodes from
+      all previously visited frames (``[0,1]->2``) and comes back mirrored (``[2]->1; [1,2]->0``).
+
+    T>3 (the original raises NotImplementedError) is hodor's extension: one cycle per length
+    1..T-1, the longest one alternating like the T=3 case.
     """
+    if num_frames == 2:
+        return "[0]->0 | [0]->1; [1]->0 | [0]->1; [0,1]->0"
     cycles = ["[0]->0"]
     for k in range(1, num_frames):
         multi = odd and k == num_frames - 1 and k > 1

@@ -121,3 +121,23 @@ def test_fine_tuning_loads_weights_only(tmp_path):
     bad = tiny_cfg(tmp_path / "ft2", "MODEL.WEIGHTS", str(tmp_path / "missing.pth"))
     with pytest.raises(Exception, match="missing.pth"):
         build_trainer(bad, data=stream, progress_bar=False)
+
+
+def test_forward_index_under_accumulation_is_the_originals(tmp_path):
+    """The original passes ``elapsed_iterations + sub_iteration`` to every forward (its
+    hodor/training/main.py Trainer.forward); with 4 forwards per step: [0,1,2,3], [1,2,3,4]."""
+    cfg = tiny_cfg(tmp_path, "SOLVER.MAX_ITER", "2", "SOLVER.IMS_PER_BATCH", "4", "SOLVER.MAX_SAMPLES_PER_GPU", "1")
+    default_setup(cfg)
+    stream = ClipStream(1, size=32, seed=5)
+    trainer = build_trainer(cfg, data=stream, progress_bar=False)
+    assert trainer.accum_steps == 4
+    seen = []
+    forward = trainer.module.forward
+
+    def recording_forward(batch, iteration, record=False):
+        seen.append(iteration)
+        return forward(batch, iteration, record=record)
+
+    trainer.module.forward = recording_forward
+    trainer.train()
+    assert seen == [0, 1, 2, 3, 1, 2, 3, 4]

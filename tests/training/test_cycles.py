@@ -24,9 +24,34 @@ def test_default_schedule_is_the_original_for_three_frames():
     assert _as_lists(sched.cycles(2)) == even and _as_lists(sched.cycles(7)) == odd
 
 
+# Expected schedules read from the original's TrainModel.forward (hodor/training/train_model.py @ 45da732):
+# num_other_frames 0 -> one backward step [0]->0; 1 -> [0]->0, fwd [0]->1 bwd [1]->0, fwd [0]->1 bwd
+# [0,1]->0 (no parity); 2 -> see the test above. The original raises for more frames.
+ORIGINAL = {
+    1: ([[([0], 0)]], [[([0], 0)]]),
+    2: (
+        [[([0], 0)], [([0], 1), ([1], 0)], [([0], 1), ([0, 1], 0)]],
+        [[([0], 0)], [([0], 1), ([1], 0)], [([0], 1), ([0, 1], 0)]],
+    ),
+    3: (
+        [[([0], 0)], [([0], 1), ([1], 0)], [([0], 1), ([1], 2), ([2], 1), ([1], 0)]],
+        [[([0], 0)], [([0], 1), ([1], 0)], [([0], 1), ([0, 1], 2), ([2], 1), ([1, 2], 0)]],
+    ),
+}
+
+
+@pytest.mark.parametrize("num_frames", sorted(ORIGINAL))
+def test_default_schedule_per_clip_length_is_the_original(num_frames):
+    even, odd = ORIGINAL[num_frames]
+    sched = CycleSchedule("", num_frames)
+    for it in (0, 2, 10):
+        assert _as_lists(sched.cycles(it)) == even
+    for it in (1, 3, 11):
+        assert _as_lists(sched.cycles(it)) == odd
+
+
 def test_shorter_clips_and_custom_specs():
     assert _as_lists(CycleSchedule("", 1).cycles(1)) == [[([0], 0)]]
-    assert _as_lists(CycleSchedule("", 2).cycles(1)) == [[([0], 0)], [([0], 1), ([1], 0)]]
     sched = CycleSchedule("[0]->1; [1]->0 || [0]->1; [0,1]->0", 2)
     assert _as_lists(sched.cycles(0)) == [[([0], 1), ([1], 0)]]
     assert _as_lists(sched.cycles(1)) == [[([0], 1), ([0, 1], 0)]]

@@ -7,6 +7,7 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hodor.config.recipe_weights import backbone_weights_path
 from hodor.utils.logger import get_logger
 
 from .fpn import FPN
@@ -88,7 +89,7 @@ def build_backbone(cfg) -> BackboneWithFPN:
         out_channels=cfg.MODEL.HIDDEN_DIM,
         norm_groups=b.FPN_NORM_GROUPS,
         drop_path_rate=b.DROP_PATH_RATE,
-        weights=b.WEIGHTS,
+        weights=backbone_weights_path(b.WEIGHTS),
         freeze_at=b.FREEZE_AT,
         frozen_bn=b.FROZEN_BN,
     )

@@ -160,8 +160,10 @@ class MetricsWriter(HookBase):
         s = self.trainer.storage
         eta = s.smoothed("time") * (self.trainer.max_iter - done)
         losses = "  ".join(f"{k}: {s.smoothed(k):.4f}" for k in sorted(latest) if k.startswith("loss"))
+        # losses, iou and time are medians over the last `window` iterations (steadier than one step);
+        # metrics.json and TensorBoard hold the raw value of the logged iteration.
         logger.info(
-            "iter: %d/%d  %s  iou: %.3f  lr: %.3g  time: %.3fs  eta: %s",
+            "iter: %d/%d  %s  iou: %.3f  lr: %.3g  time: %.3fs  eta: %s  (loss/iou/time: median of last %d iters)",
             done,
             self.trainer.max_iter,
             losses,
@@ -169,6 +171,7 @@ class MetricsWriter(HookBase):
             latest.get("lr", float("nan")),
             s.smoothed("time"),
             _fmt_seconds(eta),
+            s.window,
         )
 
     def after_train(self) -> None:
@@ -263,14 +266,16 @@ class ImageWriter(HookBase):
 
 
 class ProgressBar(HookBase):
-    """A tqdm bar with ETA on the main process."""
+    """A tqdm bar with ETA on the main process, only on a terminal (see ``hodor.utils.progress``)."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self._bar = None
 
     def before_train(self) -> None:
-        if self.enabled and comm.is_main_process():
+        from ..utils.progress import progress_enabled
+
+        if progress_enabled(self.enabled) and comm.is_main_process():
             from tqdm import tqdm
 
             self._bar = tqdm(

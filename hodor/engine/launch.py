@@ -49,7 +49,8 @@ def run_training(args, eval_fn: Callable[[], dict[str, float]] | None = None) ->
         return 3
     finally:
         comm.synchronize()
-    logger.info("Training finished at iteration %d", trainer.iter + 1)
+    # the loop ran to max_iter, or not at all (a resumed run that had already finished)
+    logger.info("Training finished: %d iterations done", max(trainer.max_iter, trainer.start_iter))
     return 0
 
 

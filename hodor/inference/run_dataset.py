@@ -16,13 +16,13 @@ from collections.abc import Sequence
 
 import numpy as np
 from torch import nn
-from tqdm import tqdm
 
 from ..data.davis import load_davis_folder
 from ..data.io import DataError
 from ..data.records import VideoRecord
 from ..evaluation.palette import save_index_png
 from ..utils.logger import get_logger
+from ..utils.progress import progress_bar
 from .predictor import VideoPredictor
 from .video_io import VOID_ID
 
@@ -95,7 +95,7 @@ def run_records(
         raise ValueError(f"frames_to_write must be 'all' or 'eval', got {frames_to_write!r}")
     predictor = VideoPredictor.from_config(model, cfg)
     os.makedirs(out_dir, exist_ok=True)
-    bar = tqdm(records, desc="videos", unit="video", disable=not progress)
+    bar = progress_bar(records, desc="videos", unit="video", enabled=progress)
     for rec in bar:
         bar.set_postfix_str(rec.video_id)
         frames = rec.eval_frames if frames_to_write == "eval" else None

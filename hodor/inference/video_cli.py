@@ -19,12 +19,11 @@ import time
 from collections.abc import Sequence
 
 import torch
-from tqdm import tqdm
-
 from ..config import load_config
 from ..data.io import DataError
 from ..evaluation.palette import save_index_png
 from ..utils.logger import get_logger, setup_logger
+from ..utils.progress import PROGRESS_ENV, progress_bar
 from .model_loading import build_inference_model, resolve_device
 from .predictor import VideoPredictor
 from .video_io import OverlayVideoWriter, VideoSource, load_masks, overlay, parse_mask_spec
@@ -47,6 +46,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config-file", default="", metavar="FILE", help="YAML config (may use _BASE_)")
     parser.add_argument("--no-overlay", action="store_true", help="do not write overlay.mp4")
     parser.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the masks (default 0.5)")
+    parser.add_argument(
+        "--mask-resize",
+        choices=["nearest"],
+        default=None,
+        help="resize masks whose size differs from the frames with nearest-neighbour (a warning names the "
+        "file and both sizes); default: refuse them",
+    )
+    parser.add_argument(
+        "--mask-255-void",
+        action="store_true",
+        help="keep 255 as void (DAVIS 2017) even in a mask whose only values are 0 and 255; by default such "
+        "a binary mask is object 1",
+    )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help=f"no progress bar (it is only shown on a terminal anyway; or set {PROGRESS_ENV}=0)",
+    )
     return parser
 
 
@@ -66,7 +83,13 @@ def run(args: argparse.Namespace) -> dict:
     cfg = load_config(args.config_file or None, list(args.opts))
     source = VideoSource(args.input)
     specs = [parse_mask_spec(s) for s in args.mask]
-    masks = load_masks(specs, (source.height, source.width), len(source) or None)
+    masks = load_masks(
+        specs,
+        (source.height, source.width),
+        len(source) or None,
+        mask_resize=getattr(args, "mask_resize", None),
+        void_255=getattr(args, "mask_255_void", False),
+    )
 
     device = resolve_device(cfg.DEVICE)
     model = build_inference_model(cfg, device)
@@ -80,7 +103,10 @@ def run(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     n = 0
     try:
-        for i, frame in enumerate(tqdm(source, total=len(source) or None, desc="frames", unit="frame")):
+        bar = progress_bar(
+            source, total=len(source) or None, desc="frames", unit="frame", enabled=not getattr(args, "no_progress", False)
+        )
+        for i, frame in enumerate(bar):
             pred = predictor.step(frame, masks.get(i))
             save_index_png(os.path.join(mask_dir, source.frame_name(i) + ".png"), pred)
             if writer is not None:
@@ -106,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with torch.inference_mode():
             run(args)
     except (DataError, ValueError) as e:
-        logger.error("%s", e)
+        # once, on stderr (the logger prints to stdout: logging it too showed every error twice)
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -17,6 +17,7 @@ import numpy as np
 from ..data.io import DataError, read_image, read_index_mask
 from ..evaluation.palette import davis_palette
 from ..utils.logger import get_logger
+from .user_masks import fit_mask_size, objects_from_index_map
 
 logger = get_logger(__name__)
 
@@ -118,30 +119,29 @@ def split_index_mask(index_map: np.ndarray, source: str = "mask") -> dict[int, n
 
     Ids are kept as they are (need not be contiguous); the predictor's output uses the same ids.
     """
-    ids = [int(v) for v in np.unique(index_map) if v not in (0, VOID_ID)]
-    if not ids:
-        raise DataError(source, "mask contains no object (only background/void pixels)")
-    return {i: index_map == i for i in ids}
+    return objects_from_index_map(index_map, source, void_255=True)
 
 
 def load_masks(
-    specs: Sequence[MaskSpec], frame_hw: tuple[int, int], num_frames: int | None
+    specs: Sequence[MaskSpec],
+    frame_hw: tuple[int, int],
+    num_frames: int | None,
+    mask_resize: str | None = None,
+    void_255: bool = False,
 ) -> dict[int, dict[int, np.ndarray]]:
     """Read mask PNGs -> {frame index: {object id: bool mask}}, validating sizes and frame indices.
 
     ``num_frames`` None skips the range check (video files whose length is only known at the end;
-    the caller checks that every annotated frame was reached).
+    the caller checks that every annotated frame was reached). ``mask_resize`` and ``void_255``
+    follow :mod:`hodor.inference.user_masks` (binary 0/255 masks are object 1 unless ``void_255``).
     """
     out: dict[int, dict[int, np.ndarray]] = {}
     for spec in specs:
         if spec.frame < 0 or (num_frames is not None and spec.frame >= num_frames):
             raise DataError(spec.path, f"mask is given for frame {spec.frame}, but the video has {num_frames} frames")
         index = read_index_mask(spec.path)
-        if index.shape != tuple(frame_hw):
-            raise DataError(
-                spec.path, f"mask is {index.shape[0]}x{index.shape[1]} but the frames are {frame_hw[0]}x{frame_hw[1]}"
-            )
-        objs = split_index_mask(index, spec.path)
+        index = fit_mask_size(index, frame_hw, spec.path, mask_resize)
+        objs = objects_from_index_map(index, spec.path, void_255=void_255)
         if spec.frame in out:
             dup = sorted(set(out[spec.frame]) & set(objs))
             if dup:

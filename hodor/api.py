@@ -110,6 +110,44 @@ def _override_list(precision: str | None, overrides: Mapping[str, Any]) -> list[
     return opts
 
 
+def resolve_checkpoint(
+    path: str | os.PathLike, config_file: str | os.PathLike | None = None, opts: Sequence[str] = ()
+) -> tuple[str, Any]:
+    """(weights file, unfrozen config) for a run directory, exported directory or checkpoint file.
+
+    The config comes from ``config_file`` if given, else the directory's ``config.yaml``, else
+    the checkpoint itself (``"config"``/``"cfg"`` entry, safetensors metadata, or a
+    ``config.yaml`` next to it); original HODOR checkpoints get the original architecture.
+    ``opts`` are ``KEY VALUE`` overrides applied on top.
+    """
+    from .checkpoint.io import is_original_state_dict, read_checkpoint
+    from .config import config_from_dict, load_config, merge_from_list
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such run directory or checkpoint file")
+    weights = _checkpoint_in_run_dir(path) if os.path.isdir(path) else path
+    run_config = os.path.join(path, "config.yaml") if os.path.isdir(path) else ""
+    if config_file:
+        return weights, load_config(os.fspath(config_file), list(opts), freeze=False)
+    if run_config and os.path.isfile(run_config):
+        return weights, load_config(run_config, list(opts), freeze=False)
+    stored = _stored_config(weights)
+    if stored is None and is_original_state_dict(read_checkpoint(weights)[0]):
+        from .checkpoint.convert import original_config
+
+        cfg = original_config()
+    elif stored is None:
+        raise ValueError(
+            f"{weights}: the checkpoint carries no config; pass the config.yaml of the run that wrote it "
+            "(config_file= in Python, --config-file on the command line)"
+        )
+    else:
+        cfg = config_from_dict(stored, source=weights, freeze=False)
+    merge_from_list(cfg, list(opts))
+    return weights, cfg
+
+
 def load_predictor(
     path: str | os.PathLike,
     *,
@@ -135,37 +173,13 @@ def load_predictor(
         FileNotFoundError: nothing at ``path`` or no checkpoint in the directory.
         ValueError: no config can be found, or the weights do not fit the architecture.
     """
-    from .checkpoint.io import is_original_state_dict, load_model_weights, read_checkpoint
-    from .config import config_from_dict, load_config, merge_from_list, validate
+    from .checkpoint.io import load_model_weights
+    from .config import validate
     from .inference.model_loading import resolve_device
     from .modeling import build_model
     from .modeling.parameter_count import describe_parameters
 
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such run directory or checkpoint file")
-    weights = _checkpoint_in_run_dir(path) if os.path.isdir(path) else path
-    opts = _override_list(precision, overrides)
-    run_config = os.path.join(path, "config.yaml") if os.path.isdir(path) else ""
-    if config_file:
-        cfg = load_config(os.fspath(config_file), opts, freeze=False)
-    elif run_config and os.path.isfile(run_config):
-        cfg = load_config(run_config, opts, freeze=False)
-    else:
-        stored = _stored_config(weights)
-        if stored is None and is_original_state_dict(read_checkpoint(weights)[0]):
-            from .checkpoint.convert import original_config
-
-            cfg = original_config()
-            cfg.defrost()
-        elif stored is None:
-            raise ValueError(
-                f"{weights}: the checkpoint carries no config; pass config_file= (the config.yaml of the run "
-                "that wrote it) to load_predictor"
-            )
-        else:
-            cfg = config_from_dict(stored, source=weights, freeze=False)
-        merge_from_list(cfg, opts)
+    weights, cfg = resolve_checkpoint(path, config_file, _override_list(precision, overrides))
     cfg.MODEL.WEIGHTS = weights
     cfg.MODEL.BACKBONE.WEIGHTS = ""  # the checkpoint holds the backbone; never read the pretraining file
     dev = resolve_device(str(device))

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> dict:
             pred = predictor.step(frame, masks.get(i))
             save_index_png(os.path.join(mask_dir, source.frame_name(i) + ".png"), pred)
             if writer is not None:
-                writer.write(overlay(frame, pred, args.alpha))
+                writer.write(overlay(frame, pred, args.alpha, title=f"prediction  frame {i}", label_ids=True))
             n += 1
     finally:
         if writer is not None:

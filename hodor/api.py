@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,10 +29,10 @@ from .utils.logger import get_logger
 logger = get_logger(__name__)
 
 # One annotation: an index map [H,W] of object ids, a path to an index PNG, or {id: bool mask [H,W]}.
-Annotation = Union[np.ndarray, str, os.PathLike, Mapping[int, np.ndarray]]
+Annotation = np.ndarray | str | os.PathLike | Mapping[int, np.ndarray]
 # Frames: a folder of images or a video file, a list of image paths, a list of [H,W,3] uint8
 # arrays, or one uint8 array [T,H,W,3].
-Frames = Union[str, os.PathLike, Sequence[Any], np.ndarray]
+Frames = str | os.PathLike | Sequence[Any] | np.ndarray
 
 _RUN_CHECKPOINTS = ("model_final.pth",)
 
@@ -101,8 +101,7 @@ def _override_list(precision: str | None, overrides: Mapping[str, Any]) -> list[
         name = key.replace("__", ".")
         if "." not in name:
             raise TypeError(
-                f"unknown option {key!r}: pass config keys as INFERENCE__MIN_DIM=480 or "
-                f"**{{'INFERENCE.MIN_DIM': 480}}"
+                f"unknown option {key!r}: pass config keys as INFERENCE__MIN_DIM=480 or **{{'INFERENCE.MIN_DIM': 480}}"
             )
         opts += [name, value if isinstance(value, str) else repr(list(value) if isinstance(value, tuple) else value)]
     if precision is not None:

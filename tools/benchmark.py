@@ -79,6 +79,7 @@ def run_train(args: argparse.Namespace) -> dict:
     from hodor.engine.regimes import TrainingModule, build_regime
     from hodor.engine.trainer import PRECISIONS
     from hodor.modeling import build_model
+    from hodor.modeling.parameter_count import count_parameters
     from hodor.solver import build_optimizer
 
     if args.threads:
@@ -129,7 +130,7 @@ def run_train(args: argparse.Namespace) -> dict:
         "threads": torch.get_num_threads(),
         "input": f"{args.samples}x{frames}x3x{args.height}x{args.width} (padded {H}x{W})",
         "objects": args.objects,
-        "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 3),
+        "params_m": round(count_parameters(model) / 1e6, 3),  # see hodor.modeling.parameter_count
         "step_s_median": round(step, 3),
         "step_s_all": [round(t, 3) for t in times],
         "samples_per_s": round(args.samples / step, 4),

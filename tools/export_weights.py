@@ -22,7 +22,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("source", help="run directory (OUTPUT_DIR) or checkpoint file (.pth / .safetensors)")
     p.add_argument("out", help="output directory (model.safetensors + config.yaml)")
     p.add_argument("--config-file", default=None, help="config to use if the checkpoint carries none")

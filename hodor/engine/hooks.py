@@ -243,7 +243,9 @@ def render_predictions(
         )
         for lab, title in zip((tgt[n], pred[n]), titles):
             col = _PALETTE[lab % len(_PALETTE)].astype(np.float32)
-            blend = np.ascontiguousarray(np.where(lab[..., None] > 0, (1 - alpha) * img + alpha * col, img).astype(np.uint8))
+            blend = np.ascontiguousarray(
+                np.where(lab[..., None] > 0, (1 - alpha) * img + alpha * col, img).astype(np.uint8)
+            )
             rows.append(put_label(blend, title))
         cols.append(np.concatenate(rows, axis=0))
     return np.concatenate(cols, axis=1).astype(np.uint8).transpose(2, 0, 1)

@@ -27,7 +27,9 @@ VOID_ID = 255
 RESIZE_CHOICES = ("nearest",)
 
 
-def fit_mask_size(index_map: np.ndarray, frame_hw: tuple[int, int], source: str, resize: str | None = None) -> np.ndarray:
+def fit_mask_size(
+    index_map: np.ndarray, frame_hw: tuple[int, int], source: str, resize: str | None = None
+) -> np.ndarray:
     """Return ``index_map`` [H,W] at ``frame_hw``; resize with nearest neighbour only if asked.
 
     Raises:
@@ -53,7 +55,9 @@ def fit_mask_size(index_map: np.ndarray, frame_hw: tuple[int, int], source: str,
     return out.astype(dtype)
 
 
-def objects_from_index_map(index_map: np.ndarray, source: str = "mask", void_255: bool = False) -> dict[int, np.ndarray]:
+def objects_from_index_map(
+    index_map: np.ndarray, source: str = "mask", void_255: bool = False
+) -> dict[int, np.ndarray]:
     """Index map [H,W] (integer ids) -> ``{object id: bool mask [H,W]}``, ascending ids.
 
     Args:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 
 import torch
+
 from ..config import load_config
 from ..data.io import DataError
 from ..evaluation.palette import save_index_png
@@ -104,7 +105,11 @@ def run(args: argparse.Namespace) -> dict:
     n = 0
     try:
         bar = progress_bar(
-            source, total=len(source) or None, desc="frames", unit="frame", enabled=not getattr(args, "no_progress", False)
+            source,
+            total=len(source) or None,
+            desc="frames",
+            unit="frame",
+            enabled=not getattr(args, "no_progress", False),
         )
         for i, frame in enumerate(bar):
             pred = predictor.step(frame, masks.get(i))

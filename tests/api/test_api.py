@@ -79,7 +79,9 @@ def test_all_checkpoint_sources_give_the_same_model(run_dir, tmp_path):
 
 
 def test_overrides_and_strict_loading(run_dir, tmp_path):
-    p = hodor.load_predictor(run_dir, device="cpu", precision="bf16", INFERENCE__MIN_DIM=96, **{"INFERENCE.MAX_DIM": 160})
+    p = hodor.load_predictor(
+        run_dir, device="cpu", precision="bf16", INFERENCE__MIN_DIM=96, **{"INFERENCE.MAX_DIM": 160}
+    )
     assert (p.cfg.INFERENCE.MIN_DIM, p.cfg.INFERENCE.MAX_DIM, p.cfg.INFERENCE.PRECISION) == (96, 160, "bf16")
     with pytest.raises(TypeError, match="INFERENCE__MIN_DIM"):
         hodor.load_predictor(run_dir, device="cpu", min_dim=96)

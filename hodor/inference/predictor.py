@@ -35,6 +35,10 @@ Differences from the original, all outside the maths:
   (see ``preprocess_mask``). An empty mask is an error.
 * A mask given for an already tracked id is used as a ground-truth override at that frame
   (correction); the object is not encoded anew from it, the re-encoding of the frame picks it up.
+* With ``exact_given_masks`` (``INFERENCE.EXACT_GIVEN_MASKS``, on by default through
+  ``from_config``) a frame with given masks outputs exactly those masks at the original size for
+  the ids given there, as other VOS tools do; the original re-rendered them through the network
+  size (thin structures such as bicycle spokes were lost). What is re-encoded is unchanged.
 * Ids are any positive integers; they need not be contiguous. Channel j of the decoder output
   belongs to the j-th smallest tracked id, and the output index map holds the ids themselves.
 """

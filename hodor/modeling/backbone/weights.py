@@ -155,7 +155,11 @@ def read_weight_file(path: str) -> dict[str, Tensor]:
     Non-tensor entries (e.g. counters) are dropped; numpy arrays become tensors.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"backbone weight file not found: {path}")
+        raise FileNotFoundError(
+            f"backbone weight file not found: {path} (README 'Getting models' says where the COCO Mask R-CNN "
+            "Swin-T backbone comes from and which formats are read; leave MODEL.BACKBONE.WEIGHTS empty to "
+            "train from random initialisation)"
+        )
     if path.endswith(".safetensors"):
         from safetensors.torch import load_file
 

@@ -7,7 +7,10 @@ Input is a folder of frames (sorted by name) or a video file that OpenCV can rea
 ``--mask FRAME:PNG`` is an index PNG (palette or greyscale; values are object ids, 0 background,
 255 void) for that frame; a bare path means frame 0. Objects may start at any frame; ids are kept
 as they are in the output. Writes ``<output>/masks/<frame>.png`` (DAVIS palette) and
-``<output>/overlay.mp4``.
+``<output>/overlay.mp4`` (H.264 with imageio-ffmpeg installed, else mp4v; labelled with the
+frame number and object ids). On annotated frames the output is the given mask, exactly. A
+binary 0/255 mask is object 1 (``--mask-255-void`` keeps 255 as void); masks off the frame size
+need ``--mask-resize nearest``.
 """
 
 from __future__ import annotations

@@ -305,13 +305,21 @@ class ProgressBar(HookBase):
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self._bar = None
+        self._redirect = None
 
     def before_train(self) -> None:
         from ..utils.progress import progress_enabled
 
         if progress_enabled(self.enabled) and comm.is_main_process():
-            from tqdm import tqdm
+            import logging
 
+            from tqdm import tqdm
+            from tqdm.contrib.logging import logging_redirect_tqdm
+
+            # console log lines go through tqdm.write (printed above the bar, not through it);
+            # the log.txt file handler is left as it is
+            self._redirect = logging_redirect_tqdm(loggers=[logging.getLogger("hodor")])
+            self._redirect.__enter__()
             self._bar = tqdm(
                 total=self.trainer.max_iter, initial=self.trainer.start_iter, desc="train", dynamic_ncols=True
             )
@@ -328,3 +336,6 @@ class ProgressBar(HookBase):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+        if self._redirect is not None:
+            self._redirect.__exit__(None, None, None)
+            self._redirect = None

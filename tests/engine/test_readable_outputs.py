@@ -70,3 +70,26 @@ def test_sparse_video_tensorboard_image_shows_every_frame(tmp_path):
     cols = [img[32:, n * 32 + 16 :][:, :16] for n in range(len(preds))]
     i1, i0 = targets.index(1), targets.index(0)
     assert not np.array_equal(cols[i1], cols[i0])
+
+
+def test_bar_on_a_terminal_never_reaches_log_txt(tmp_path, monkeypatch):
+    """With a (fake) terminal the bar is drawn there; log.txt gets only log records, and the console
+    handler is restored after training."""
+    import sys
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Tty()
+    monkeypatch.delenv("HODOR_PROGRESS", raising=False)
+    monkeypatch.setattr(sys, "stderr", tty)
+    cfg = tiny_cfg(tmp_path / "t", "SOLVER.MAX_ITER", "2", "SOLVER.LOG_PERIOD", "1")
+    default_setup(cfg)
+    before = list(logging.getLogger("hodor").handlers)
+    stream = ClipStream(1, size=32, seed=5)
+    build_trainer(cfg, data=(stream, stream), progress_bar=True).train()
+    assert "train:" in tty.getvalue() and "2/2" in tty.getvalue()  # the bar was drawn on the terminal
+    log = (tmp_path / "t" / "log.txt").read_text()
+    assert "iter: 2/2" in log and "\r" not in log and "%|" not in log
+    assert logging.getLogger("hodor").handlers == before

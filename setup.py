@@ -46,7 +46,9 @@ setup(
         "scipy>=1.10",
     ],
     extras_require={
-        "dev": ["pytest>=7.4", "pytest-timeout>=2.2", "ruff>=0.6"],
+        "dev": ["pytest>=7.4", "pytest-timeout>=2.2", "ruff>=0.6", "imageio-ffmpeg>=0.5"],
+        # H.264 overlay videos (an ffmpeg build with libx264); without it: OpenCV mp4v
+        "video": ["imageio-ffmpeg>=0.5"],
     },
     entry_points={
         "console_scripts": [

@@ -30,6 +30,7 @@ LAYERS: list[list[str]] = [
     ["hodor.engine", "hodor.inference"],
     ["hodor.training"],  # HODOR's method on the generic engine; its in-training evaluation runs inference
     ["hodor.parity"],
+    ["hodor.api"],  # the Python API (load_predictor, propagate) over inference and checkpoint
     ["hodor.cli"],
 ]
 FLOOR = {pkg: i for i, floor in enumerate(LAYERS) for pkg in floor}

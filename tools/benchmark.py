@@ -76,6 +76,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
 def run_train(args: argparse.Namespace) -> dict:
     from hodor.config import load_config
     from hodor.modeling import build_model
+    from hodor.modeling.parameter_count import count_parameters
     from hodor.solver import build_optimizer
     from hodor.training.regimes import TrainingModule, build_regime
     from hodor.utils.device import PRECISION_DTYPES, resolve_device
@@ -128,7 +129,7 @@ def run_train(args: argparse.Namespace) -> dict:
         "threads": torch.get_num_threads(),
         "input": f"{args.samples}x{frames}x3x{args.height}x{args.width} (padded {H}x{W})",
         "objects": args.objects,
-        "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 3),
+        "params_m": round(count_parameters(model) / 1e6, 3),  # see hodor.modeling.parameter_count
         "step_s_median": round(step, 3),
         "step_s_all": [round(t, 3) for t in times],
         "samples_per_s": round(args.samples / step, 4),

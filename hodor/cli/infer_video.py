@@ -10,7 +10,10 @@ Input is a folder of frames (sorted by name) or a video file that OpenCV can rea
 ``--mask FRAME:PNG`` is an index PNG (palette or greyscale; values are object ids, 0 background,
 255 void) for that frame; a bare path means frame 0. Objects may start at any frame; ids are kept
 as they are in the output. Writes ``<output>/masks/<frame>.png`` (DAVIS palette) and
-``<output>/overlay.mp4``.
+``<output>/overlay.mp4`` (H.264 with imageio-ffmpeg installed, else mp4v; labelled with the
+frame number and object ids). On annotated frames the output is the given mask, exactly. A
+binary 0/255 mask is object 1 (``--mask-255-void`` keeps 255 as void); masks off the frame size
+need ``--mask-resize nearest``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import time
 from collections.abc import Sequence
 
 import torch
-from tqdm import tqdm
 
 from ..checkpoint.loading import load_config_with_weights
 from ..data.io import DataError
@@ -32,6 +34,7 @@ from ..inference.video_io import OverlayVideoWriter, VideoSource, load_masks, ov
 from ..utils.device import resolve_device
 from ..utils.logger import get_logger, setup_logger
 from ..utils.palette import save_index_png
+from ..utils.progress import PROGRESS_ENV, progress_bar
 
 logger = get_logger(__name__)
 
@@ -52,6 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config-file", default="", metavar="FILE", help="YAML config overriding the checkpoint's")
     parser.add_argument("--no-overlay", action="store_true", help="do not write overlay.mp4")
     parser.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the masks (default 0.5)")
+    parser.add_argument(
+        "--mask-resize",
+        choices=["nearest"],
+        default=None,
+        help="resize masks whose size differs from the frames with nearest-neighbour (a warning names the "
+        "file and both sizes); default: refuse them",
+    )
+    parser.add_argument(
+        "--mask-255-void",
+        action="store_true",
+        help="keep 255 as void (DAVIS 2017) even in a mask whose only values are 0 and 255; by default such "
+        "a binary mask is object 1",
+    )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help=f"no progress bar (it is only shown on a terminal anyway; or set {PROGRESS_ENV}=0)",
+    )
     return parser
 
 
@@ -71,7 +92,13 @@ def run(args: argparse.Namespace) -> dict:
     cfg = load_config_with_weights(args.config_file or None, list(args.opts), args.weights or None)
     source = VideoSource(args.input)
     specs = [parse_mask_spec(s) for s in args.mask]
-    masks = load_masks(specs, (source.height, source.width), len(source) or None)
+    masks = load_masks(
+        specs,
+        (source.height, source.width),
+        len(source) or None,
+        mask_resize=getattr(args, "mask_resize", None),
+        void_255=getattr(args, "mask_255_void", False),
+    )
 
     device = resolve_device(cfg.DEVICE)
     model = build_inference_model(cfg, device)
@@ -85,11 +112,18 @@ def run(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     n = 0
     try:
-        for i, frame in enumerate(tqdm(source, total=len(source) or None, desc="frames", unit="frame")):
+        bar = progress_bar(
+            source,
+            total=len(source) or None,
+            desc="frames",
+            unit="frame",
+            enabled=not getattr(args, "no_progress", False),
+        )
+        for i, frame in enumerate(bar):
             pred = predictor.step(frame, masks.get(i))
             save_index_png(os.path.join(mask_dir, source.frame_name(i) + ".png"), pred)
             if writer is not None:
-                writer.write(overlay(frame, pred, args.alpha))
+                writer.write(overlay(frame, pred, args.alpha, title=f"prediction  frame {i}", label_ids=True))
             n += 1
     finally:
         if writer is not None:
@@ -111,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with torch.inference_mode():
             run(args)
     except (DataError, ValueError) as e:
-        logger.error("%s", e)
+        # once, on stderr (the logger prints to stdout: logging it too showed every error twice)
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -41,7 +41,9 @@ def run_training(args, eval_fn: Callable[[], dict[str, float]] | None = None) ->
     try:
         cfg = load_config(args.config_file or None, list(args.opts))
         default_setup(cfg, args)
-        trainer = build_trainer(cfg, resume=args.resume, eval_fn=eval_fn)
+        trainer = build_trainer(
+            cfg, resume=args.resume, eval_fn=eval_fn, progress_bar=not getattr(args, "no_progress", False)
+        )
     except (ConfigError, CheckpointError, DataError, FileNotFoundError, PermissionError, ValueError) as exc:
         # user mistakes found before training starts: a message, not a traceback
         print(f"error: {exc}", file=sys.stderr)
@@ -56,7 +58,8 @@ def run_training(args, eval_fn: Callable[[], dict[str, float]] | None = None) ->
         return 3
     finally:
         comm.synchronize()
-    logger.info("Training finished at iteration %d", trainer.iter + 1)
+    # the loop ran to max_iter, or not at all (a resumed run that had already finished)
+    logger.info("Training finished: %d iterations done", max(trainer.max_iter, trainer.start_iter))
     return 0
 
 

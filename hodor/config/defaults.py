@@ -268,6 +268,10 @@ _C.INFERENCE.MIN_DIM = 512
 _C.INFERENCE.MAX_DIM = 987
 # "fp32", "bf16" or "fp16".
 _C.INFERENCE.PRECISION = "fp32"
+# On a frame where masks are given, output exactly those masks (at the original resolution) for
+# the ids given there, and the prediction elsewhere. False = the original's output, which
+# re-renders the given masks through the inference resolution (thin parts can change).
+_C.INFERENCE.EXACT_GIVEN_MASKS = True
 
 _C.TEST = CfgNode()
 # Run the DAVIS evaluator every N training iterations (0 = never) and keep the best J&F.

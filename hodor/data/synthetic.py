@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 import zlib
 from collections.abc import Sequence
@@ -442,7 +443,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
     args = _parser().parse_args(argv)
     setup_logger()
-    stats = make_all(args.out, args.preset, args.seed, args.layouts, _overrides(args), args.overwrite)
+    try:
+        stats = make_all(args.out, args.preset, args.seed, args.layouts, _overrides(args), args.overwrite)
+    except FileExistsError as e:  # the expected user mistake: a message and exit status 2, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     for part, s in stats.items():
         print(f"{part}: " + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in s.items()))
     return stats

@@ -216,7 +216,16 @@ class Trainer:
 
     # -- loop --------------------------------------------------------------------------------
     def train(self) -> None:
-        logger.info("Starting training from iteration %d to %d", self.start_iter, self.max_iter)
+        if self.start_iter >= self.max_iter:
+            logger.info(
+                "Nothing to train: %d of SOLVER.MAX_ITER=%d iterations are already done (raise SOLVER.MAX_ITER to continue)",
+                self.start_iter,
+                self.max_iter,
+            )
+        elif self.start_iter > 0:
+            logger.info("Resuming training after iteration %d, up to %d", self.start_iter, self.max_iter)
+        else:
+            logger.info("Starting training: %d iterations", self.max_iter)
         self._data_iter = iter(self.data)
         self.module.train()
         previous = self._install_signal_handlers()

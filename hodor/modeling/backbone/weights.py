@@ -17,6 +17,7 @@ the backbone's keys are spelled in each source.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 
@@ -53,6 +54,12 @@ _HEAD_PREFIXES = (
 
 def read_weight_file(path: str) -> dict[str, Tensor]:
     """The flat state dict of a weight file (CPU tensors; see :func:`hodor.checkpoint.formats.read_checkpoint`)."""
+    if not os.path.isfile(path) and not os.path.isdir(path):
+        raise FileNotFoundError(
+            f"backbone weight file not found: {path} (README 'Getting models' says where the COCO Mask R-CNN "
+            "Swin-T backbone comes from and which formats are read; leave MODEL.BACKBONE.WEIGHTS empty to "
+            "train from random initialisation)"
+        )
     return read_checkpoint(path)[0]
 
 

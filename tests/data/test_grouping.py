@@ -104,6 +104,10 @@ def test_group_batches_drops_and_refills_like_the_original():
     assert len(batches) == 30 // 4
     for b in batches:
         assert len({samples[i].aspect_ratio for i in b}) == 1
+    # a count group smaller than the batch is filled with repeats of its samples
+    few = [PlannedSample(0, 0, -1, (1, 2), 100, 100)] + samples[:7]
+    batches = group_batches(few, 4, 0.1, np.random.default_rng(1))
+    assert len(batches) == 2 and all(len({few[i].num_objects for i in b}) == 1 for b in batches)
     with pytest.raises(ValueError, match="MAX_ASPECT_RATIO_DIFF"):  # 1.0 and 0.5: nothing to keep
         group_batches([samples[0], samples[1]], 2, 0.1, np.random.default_rng(0))
 

@@ -140,6 +140,11 @@ def test_loader_batches_are_grouped_resumable_and_worker_independent(syn_root, s
     for b in tail:
         r = next(resumed)
         assert torch.equal(r.frames, b.frames) and torch.equal(r.masks, b.masks)
+    # the trainer's path: a fresh loader, then load_state_dict (Trainer.resume), then iter
+    fresh = build_train_loader(cfg, rank=0, world_size=1, samples_per_forward=2)
+    fresh.load_state_dict(state)
+    for b, r in zip(tail, fresh):
+        assert torch.equal(r.frames, b.frames) and torch.equal(r.masks, b.masks)
     # the same batches with two DataLoader workers
     cfg2 = small_cfg(syn_root, "static_image", ["coco_2017_train"], "TRAINING.NUM_INSTANCES", "4",
                      "DATALOADER.NUM_WORKERS", "2")  # fmt: skip

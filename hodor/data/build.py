@@ -149,6 +149,7 @@ class ClipDataset(Dataset):
                 sample.meta.update(position=position, bad_samples=bad, resampled=len(redraws), redraw_reasons=redraws)
                 return sample
             except EmptyClip as e:
+                empty = True
                 redraws.append(str(e))
                 if len(redraws) > self.max_resamples:
                     raise DataError(
@@ -157,11 +158,12 @@ class ClipDataset(Dataset):
             except DataError as e:
                 if self.on_bad_sample == "error":
                     raise
+                empty = False  # a broken file: never retry the same item
                 bad.append(str(e))
                 if len(bad) > self.max_bad_per_sample:
                     raise DataError(self.names[d], f"{len(bad)} bad samples in a row; last: {e}") from e
             attempt += 1
-            if objects is not None and attempt < PLANNED_RETRIES:
+            if empty and objects is not None and attempt < PLANNED_RETRIES:
                 continue  # same planned sample, another augmentation (keeps its object count)
             ref, objects = -1, None
             idx = int(rng.integers(len(self.datasets[d])))

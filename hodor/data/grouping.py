@@ -66,7 +66,7 @@ def group_batches(
     for c in np.unique(counts):
         idx = order[counts[order] == c]
         pad = (-len(idx)) % B
-        idx = np.concatenate([idx, idx[:pad]])  # repeat the first ones to fill the last batch
+        idx = np.concatenate([idx, np.resize(idx, pad)])  # repeat the first ones (cyclically) to fill the last batch
         idx = idx[np.argsort(ars[idx], kind="stable")].reshape(-1, B)
         spread = ars[idx].max(axis=1) - ars[idx].min(axis=1)
         ok = spread <= max_ar_diff + 1e-9

@@ -104,6 +104,10 @@ def test_group_batches_drops_and_refills_like_the_original():
     assert len(batches) == 30 // 4
     for b in batches:
         assert len({samples[i].aspect_ratio for i in b}) == 1
+    # a count group smaller than the batch is filled with repeats of its samples
+    few = [PlannedSample(0, 0, -1, (1, 2), 100, 100)] + samples[:7]
+    batches = group_batches(few, 4, 0.1, np.random.default_rng(1))
+    assert len(batches) == 2 and all(len({few[i].num_objects for i in b}) == 1 for b in batches)
     with pytest.raises(ValueError, match="MAX_ASPECT_RATIO_DIFF"):  # 1.0 and 0.5: nothing to keep
         group_batches([samples[0], samples[1]], 2, 0.1, np.random.default_rng(0))
 
@@ -135,6 +139,11 @@ def test_loader_batches_are_grouped_resumable_and_worker_independent(syn_root, s
     resumed = iter(build_train_loader(cfg, rank=0, world_size=1, samples_per_forward=2, start=state))
     for b in tail:
         r = next(resumed)
+        assert torch.equal(r.frames, b.frames) and torch.equal(r.masks, b.masks)
+    # the trainer's path: a fresh loader, then load_state_dict (Trainer.resume), then iter
+    fresh = build_train_loader(cfg, rank=0, world_size=1, samples_per_forward=2)
+    fresh.load_state_dict(state)
+    for b, r in zip(tail, fresh):
         assert torch.equal(r.frames, b.frames) and torch.equal(r.masks, b.masks)
     # the same batches with two DataLoader workers
     cfg2 = small_cfg(syn_root, "static_image", ["coco_2017_train"], "TRAINING.NUM_INSTANCES", "4",

@@ -59,10 +59,15 @@ function render() {
   if (!S.frameData) return;
   const out = new ImageData(S.w, S.h);
   const src = S.frameData.data, dst = out.data, ids = S.ids, a = S.alpha;
+  const w = S.w, h = S.h;
   for (let p = 0, q = 0; p < ids.length; p++, q += 4) {
     const id = ids[p];
     if (id) {
       const c = PALETTE[id];
+      const x = p % w, y = (p - x) / w;
+      const edge = (x > 0 && ids[p - 1] !== id) || (x < w - 1 && ids[p + 1] !== id) ||
+        (y > 0 && ids[p - w] !== id) || (y < h - 1 && ids[p + w] !== id);
+      if (edge) { dst[q] = c[0]; dst[q + 1] = c[1]; dst[q + 2] = c[2]; dst[q + 3] = 255; continue; }
       dst[q] = (1 - a) * src[q] + a * c[0];
       dst[q + 1] = (1 - a) * src[q + 1] + a * c[1];
       dst[q + 2] = (1 - a) * src[q + 2] + a * c[2];
@@ -172,6 +177,7 @@ async function openClip(file) {
   S.objectIds = [1]; S.selected = 1;
   buildPalette();
   for (const id of ["view", "cursor"]) { $(id).width = S.w; $(id).height = S.h; }
+  fitCanvas();
   $("frame-slider").max = String(S.n - 1);
   const text = `${file.name}: ${S.n} frames, ${S.w}x${S.h}`;
   $("clip-info").textContent = text;
@@ -182,6 +188,17 @@ async function openClip(file) {
   $("download-overlay").classList.remove("disabled");
   await loadFrame(0);
   await refreshStatus();
+}
+
+// Display size: as large as the viewer allows (small clips are scaled up), aspect kept.
+function fitCanvas() {
+  if (!S.w) return;
+  const maxW = $("viewer").clientWidth, maxH = window.innerHeight * 0.7;
+  const scale = Math.min(maxW / S.w, maxH / S.h);
+  for (const id of ["view", "cursor"]) {
+    $(id).style.width = `${Math.floor(S.w * scale)}px`;
+    $(id).style.height = `${Math.floor(S.h * scale)}px`;
+  }
 }
 
 // ------------------------------------------------------------------ painting
@@ -383,6 +400,7 @@ function wire() {
     else return;
     ev.preventDefault();
   });
+  window.addEventListener("resize", fitCanvas);
   window.addEventListener("pagehide", () => {
     if (S.session) fetch(base(), { method: "DELETE", keepalive: true });
   });

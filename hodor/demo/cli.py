@@ -11,6 +11,7 @@ to get a model. Binds to 127.0.0.1 unless ``--host`` says otherwise.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
 from collections.abc import Sequence
@@ -119,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("serving on %s: anyone who can reach this address can upload files", args.host)
     app = create_app(engine, limits_from_args(args))
+    atexit.register(app.state.store.close)  # also when the server dies without its shutdown hook
     logger.info("open http://%s:%d in a browser", args.host, args.port)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

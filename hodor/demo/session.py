@@ -35,7 +35,7 @@ from ..evaluation.palette import save_index_png
 from ..inference.predictor import PredictorSnapshot, VideoPredictor
 from ..inference.video_io import OverlayVideoWriter, overlay, split_index_mask
 from ..utils.logger import get_logger
-from .uploads import DecodedClip, Limits, UploadError, decode_clip, iter_chunks
+from .uploads import DecodedClip, Limits, UploadError, decode_clip, iter_chunks, upload_suffix
 
 logger = get_logger(__name__)
 
@@ -107,8 +107,7 @@ class Session:
     # ------------------------------------------------------------------ clip
     def load_upload(self, fileobj, filename: str, limits: Limits) -> DecodedClip:
         """Copy the upload under a name we choose (counting bytes), then decode all frames."""
-        ext = os.path.splitext(filename or "")[1].lower()
-        data_path = os.path.join(self.folder, "upload" + (ext if ext.isascii() and ext[1:].isalnum() else ".bin"))
+        data_path = os.path.join(self.folder, "upload" + upload_suffix(filename))
         size = 0
         with open(data_path, "wb") as out:
             for chunk in iter_chunks(fileobj):
@@ -120,7 +119,7 @@ class Session:
                 out.write(chunk)
         if size == 0:
             raise UploadError(f"{filename}: the upload is empty")
-        clip = decode_clip(data_path, filename, self.folder, self.frames_dir, limits, self._save_frame)
+        clip = decode_clip(data_path, filename, self.folder, limits, self._save_frame)
         os.remove(data_path)
         shutil.rmtree(os.path.join(self.folder, "zip_frames"), ignore_errors=True)
         with self._lock:

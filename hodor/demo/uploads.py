@@ -121,9 +121,13 @@ def _zip_frames(data_path: str, filename: str, work_dir: str, limits: Limits) ->
     return folder, stems, origin
 
 
-def decode_clip(
-    data_path: str, filename: str, work_dir: str, frame_dir: str, limits: Limits, save_frame
-) -> DecodedClip:
+def upload_suffix(filename: str) -> str:
+    """Suffix for the server's copy of an upload: the user's extension if it is a known one, else ``.bin``."""
+    ext = _ext(filename)
+    return ext if ext in VIDEO_EXTS or ext == ".zip" else ".bin"
+
+
+def decode_clip(data_path: str, filename: str, work_dir: str, limits: Limits, save_frame) -> DecodedClip:
     """Decode an uploaded video file or zip of frames; ``save_frame(i, rgb)`` stores each frame.
 
     ``data_path`` is the upload as written by the server (a name it chose); ``filename`` is the
@@ -144,7 +148,9 @@ def decode_clip(
         source = VideoSource(source_path)
         h, w = source.height, source.width
         if h * w > limits.max_pixels:
-            raise UploadError(f"{filename}: frames are {h}x{w}, larger than the limit of {limits.max_pixels} pixels", 413)
+            raise UploadError(
+                f"{filename}: frames are {h}x{w}, larger than the limit of {limits.max_pixels} pixels", 413
+            )
         n = 0
         for i, frame in enumerate(source):
             if i >= limits.max_frames:

@@ -388,7 +388,6 @@ class VideoPredictor:
             return result, onehot[[0, *order]].cpu()
         return result
 
-
     # ------------------------------------------------------------------ resume (interactive use)
     @torch.inference_mode()
     def snapshot(self) -> PredictorSnapshot:

@@ -12,9 +12,10 @@ import pytest
 import torch
 
 from hodor.checkpoint.io import save_model
+from hodor.config import load_config
 from hodor.evaluation.palette import save_index_png
 from hodor.modeling import build_model
-from tests.inference.conftest import TINY_OPTS, box_mask, synthetic_video, tiny_cfg  # noqa: F401  (re-exported)
+from tests.inference.conftest import TINY_OPTS, box_mask, synthetic_video  # noqa: F401  (re-exported)
 
 if os.environ.get("CI") == "true":
     import fastapi  # noqa: F401  (CI installs the demo extra: its absence is a failure there)
@@ -25,8 +26,9 @@ H, W = 64, 96
 
 
 @pytest.fixture(scope="session")
-def tiny_weights(tmp_path_factory, tiny_cfg):
+def tiny_weights(tmp_path_factory):
     """A randomly initialised tiny model saved to disk, so the demo and infer_video load the same weights."""
+    tiny_cfg = load_config(None, list(TINY_OPTS))
     torch.manual_seed(0)
     model = build_model(tiny_cfg)
     return save_model(model, tiny_cfg, str(tmp_path_factory.mktemp("tiny_model")))

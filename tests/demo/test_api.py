@@ -279,7 +279,9 @@ def test_bad_requests_and_server_keeps_running(client, tmp_path):
     assert client.get(f"/api/sessions/{sid}/frames/-1/mask.png").status_code == 422
     assert client.get(f"/api/sessions/{sid}/frames/x/image.jpg").status_code == 422
     assert client.get(f"/api/sessions/{sid}/frames/0/mask.png", params={"format": "../x"}).status_code == 422
-    r = client.post(f"/api/sessions/{sid}/masks", data={"frame": "7"}, files={"file": ("m.png", png_bytes(index_map(FIRST)))})
+    r = client.post(
+        f"/api/sessions/{sid}/masks", data={"frame": "7"}, files={"file": ("m.png", png_bytes(index_map(FIRST)))}
+    )
     assert r.status_code == 404 and "frame 7" in r.json()["detail"]
     r = client.post(f"/api/sessions/{sid}/propagate", json={})
     assert r.status_code == 400 and "mask first" in r.json()["detail"]
@@ -342,7 +344,9 @@ def test_stop_then_resume(client, engine, tmp_path):
     with engine.compute_lock:  # another propagation holds the model: this one queues
         st = client.post(f"/api/sessions/{sid}/propagate", json={}).json()
         assert st["state"] == "queued"
-        r = client.post(f"/api/sessions/{sid}/masks", data={"frame": "1"}, files={"file": ("m.png", png_bytes(index_map(FIRST)))})
+        r = client.post(
+            f"/api/sessions/{sid}/masks", data={"frame": "1"}, files={"file": ("m.png", png_bytes(index_map(FIRST)))}
+        )
         assert r.status_code == 409 and "stop" in r.json()["detail"]
         assert client.post(f"/api/sessions/{sid}/stop").status_code == 200
     st = wait_done(client, sid)

@@ -24,7 +24,9 @@ IN_CI = os.environ.get("CI") == "true"
 if not (CHROMIUM and CHROMEDRIVER):
     if IN_CI:
         pytest.fail("CI=true but chromium/chromedriver are missing: .ci/run should apt-get install them", pytrace=False)
-    pytest.skip("chromium + chromium-driver not installed (apt-get install chromium chromium-driver)", allow_module_level=True)
+    pytest.skip(
+        "chromium + chromium-driver not installed (apt-get install chromium chromium-driver)", allow_module_level=True
+    )
 if IN_CI:
     import selenium  # noqa: F401
     import uvicorn  # noqa: F401

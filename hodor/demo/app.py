@@ -8,7 +8,8 @@ indices are ints) and an in-process test client.
 API (JSON errors are ``{"detail": message}``):
 
 - ``GET  /api/info`` -> model loaded?, message if not, limits
-- ``POST /api/sessions`` multipart ``file`` (video or .zip of frames)
+- ``POST /api/sessions`` multipart ``file`` (a video or .zip of frames; or ``file`` repeated, one
+  image per frame, e.g. a folder chosen in the browser; frames are taken in name order)
   -> ``{"session", "num_frames", "height", "width", "fps", "names"}``
 - ``GET  /api/sessions/{id}`` -> the same plus status
 - ``GET  /api/sessions/{id}/frames/{t}/image.jpg`` -> the frame
@@ -116,10 +117,16 @@ def create_app(engine: Engine, limits: Limits | None = None) -> FastAPI:
         }
 
     @app.post("/api/sessions", status_code=201)
-    def create_session(file: Annotated[UploadFile, File(description="video file or .zip of frames")]) -> dict:
-        name = os.path.basename((file.filename or "upload").replace("\\", "/")) or "upload"
-        s = store.create(file.file, name)
-        logger.info("session %s: %s, %d frames", s.id, name, s.num_frames)
+    def create_session(
+        file: Annotated[list[UploadFile], File(description="a video file or .zip of frames, or several frames")],
+    ) -> dict:
+        names = [f.filename or "upload" for f in file]
+        if len(file) == 1:
+            names = [os.path.basename(names[0].replace("\\", "/")) or "upload"]
+        s = store.create([(f.file, n) for f, n in zip(file, names)])
+        logger.info(
+            "session %s: %s, %d frames", s.id, names[0] if len(names) == 1 else f"{len(names)} files", s.num_frames
+        )
         return describe(s)
 
     @app.get("/api/sessions/{sid}")

@@ -35,7 +35,7 @@ from ..evaluation.palette import save_index_png
 from ..inference.predictor import PredictorSnapshot, VideoPredictor
 from ..inference.video_io import OverlayVideoWriter, overlay, split_index_mask
 from ..utils.logger import get_logger
-from .uploads import DecodedClip, Limits, UploadError, decode_clip, iter_chunks, upload_suffix
+from .uploads import DecodedClip, Limits, UploadError, decode_clip, decode_frame_files, iter_chunks, upload_suffix
 
 logger = get_logger(__name__)
 
@@ -105,22 +105,30 @@ class Session:
         self._predictor: VideoPredictor | None = None
 
     # ------------------------------------------------------------------ clip
-    def load_upload(self, fileobj, filename: str, limits: Limits) -> DecodedClip:
-        """Copy the upload under a name we choose (counting bytes), then decode all frames."""
-        data_path = os.path.join(self.folder, "upload" + upload_suffix(filename))
-        size = 0
-        with open(data_path, "wb") as out:
-            for chunk in iter_chunks(fileobj):
-                size += len(chunk)
-                if size > limits.max_upload_bytes:
-                    raise UploadError(
-                        f"{filename}: upload is larger than the limit of {limits.max_upload_bytes} bytes", 413
-                    )
-                out.write(chunk)
-        if size == 0:
-            raise UploadError(f"{filename}: the upload is empty")
-        clip = decode_clip(data_path, filename, self.folder, limits, self._save_frame)
-        os.remove(data_path)
+    def load_upload(self, uploads: list[tuple[object, str]], limits: Limits) -> DecodedClip:
+        """Decode the clip: one video file or zip, or several image files (the frames).
+
+        ``uploads``: (file object, the user's file name) pairs. A single upload is copied under a
+        name we choose (counting bytes) before decoding.
+        """
+        if len(uploads) == 1:
+            fileobj, filename = uploads[0]
+            data_path = os.path.join(self.folder, "upload" + upload_suffix(filename))
+            size = 0
+            with open(data_path, "wb") as out:
+                for chunk in iter_chunks(fileobj):
+                    size += len(chunk)
+                    if size > limits.max_upload_bytes:
+                        raise UploadError(
+                            f"{filename}: upload is larger than the limit of {limits.max_upload_bytes} bytes", 413
+                        )
+                    out.write(chunk)
+            if size == 0:
+                raise UploadError(f"{filename}: the upload is empty")
+            clip = decode_clip(data_path, filename, self.folder, limits, self._save_frame)
+            os.remove(data_path)
+        else:
+            clip = decode_frame_files([(n, f) for f, n in uploads], self.folder, limits, self._save_frame)
         shutil.rmtree(os.path.join(self.folder, "zip_frames"), ignore_errors=True)
         with self._lock:
             self.clip = clip
@@ -344,7 +352,8 @@ class SessionStore:
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
-    def create(self, fileobj, filename: str) -> Session:
+    def create(self, uploads: list[tuple[object, str]]) -> Session:
+        """A new session from (file object, file name) pairs: one video/zip, or several frames."""
         with self._lock:
             if len(self._sessions) >= self.limits.max_sessions:
                 raise DemoError(
@@ -354,7 +363,7 @@ class SessionStore:
             session = Session(sid, os.path.join(self.root, sid), self.engine)
             self._sessions[sid] = session
         try:
-            session.load_upload(fileobj, filename, self.limits)
+            session.load_upload(uploads, self.limits)
         except BaseException:
             self.delete(sid)
             raise

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,53 +72,78 @@ def _safe_stem(name: str, index: int) -> str:
     return stem if ok else f"{index:05d}"
 
 
-def _zip_frames(data_path: str, filename: str, work_dir: str, limits: Limits) -> tuple[str, list[str], dict[str, str]]:
-    """Write the zip's images as ``work_dir/zip_frames/00000.<ext>``... in name order.
+@dataclass
+class _Member:
+    """One frame file of an upload (a zip member or one of several uploaded files)."""
 
-    Returns (folder, output stems, {written path: "zip name/member name"} for messages).
+    base: str  # file name without folders
+    label: str  # how messages name it
+    size: int
+    read: Callable[[], bytes]
+
+
+def _write_frames(members: list[_Member], label: str, work_dir: str, limits: Limits):
+    """Keep the image files, check the limits, write them as ``work_dir/zip_frames/00000.<ext>``....
+
+    Files are taken in name order (as ``VideoSource`` sorts a folder). Returns (folder, output
+    stems, {written path: the user's name of the file} for messages).
     """
+    members = [
+        m
+        for m in members
+        if m.base and not m.base.startswith(".") and "__MACOSX" not in m.label and _ext(m.base) in IMAGE_EXTS
+    ]
+    if not members:
+        raise UploadError(f"{label}: no frames found (looked for {', '.join(IMAGE_EXTS)})")
+    if len(members) > limits.max_frames:
+        raise UploadError(
+            f"{label}: {len(members)} frames, more than the limit of {limits.max_frames} (--max-frames)", 413
+        )
+    total = sum(m.size for m in members)
+    if total > limits.max_unzipped_bytes:
+        raise UploadError(
+            f"{label}: frames unpack to {total} bytes, more than the limit of {limits.max_unzipped_bytes}", 413
+        )
+    bases = [m.base for m in members]
+    dup = sorted({b for b in bases if bases.count(b) > 1})
+    if dup:
+        raise UploadError(f"{label}: frame name {dup[0]!r} occurs more than once (in different folders)")
+    members.sort(key=lambda m: m.base)
+    folder = os.path.join(work_dir, "zip_frames")
+    os.makedirs(folder, exist_ok=True)
+    stems, origin = [], {}
+    for i, m in enumerate(members):
+        path = os.path.join(folder, f"{i:05d}{_ext(m.base)}")
+        with open(path, "wb") as fh:
+            fh.write(m.read())
+        stems.append(_safe_stem(m.base, i))
+        origin[path] = m.label
+    return folder, stems, origin
+
+
+def _zip_frames(data_path: str, filename: str, work_dir: str, limits: Limits):
+    """The image members of a zip, read as bytes (never extracted by their own names)."""
     try:
         zf = zipfile.ZipFile(data_path)
     except (zipfile.BadZipFile, OSError) as e:
         raise UploadError(f"{filename}: not a readable zip file ({e})") from e
-    with zf:
-        members = []
-        for info in zf.infolist():
-            base = os.path.basename(info.filename.replace("\\", "/"))
-            if info.is_dir() or not base or base.startswith(".") or "__MACOSX" in info.filename:
-                continue
-            if _ext(base) in IMAGE_EXTS:
-                members.append((base, info))
-        if not members:
-            raise UploadError(f"{filename}: the zip holds no frames (looked for {', '.join(IMAGE_EXTS)})")
-        if len(members) > limits.max_frames:
-            raise UploadError(
-                f"{filename}: {len(members)} frames, more than the limit of {limits.max_frames} (--max-frames)", 413
-            )
-        total = sum(info.file_size for _, info in members)
-        if total > limits.max_unzipped_bytes:
-            raise UploadError(
-                f"{filename}: frames unpack to {total} bytes, more than the limit of {limits.max_unzipped_bytes}", 413
-            )
-        bases = [b for b, _ in members]
-        dup = sorted({b for b in bases if bases.count(b) > 1})
-        if dup:
-            raise UploadError(f"{filename}: frame name {dup[0]!r} occurs in more than one folder of the zip")
-        members.sort(key=lambda m: m[0])  # VideoSource sorts a folder by file name; so do we
-        folder = os.path.join(work_dir, "zip_frames")
-        os.makedirs(folder, exist_ok=True)
-        stems, origin = [], {}
-        for i, (base, info) in enumerate(members):
+
+    def reader(info: zipfile.ZipInfo) -> Callable[[], bytes]:
+        def read() -> bytes:
             try:
-                data = zf.read(info)
+                return zf.read(info)  # at most info.file_size bytes are decompressed
             except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as e:
-                raise UploadError(f"{filename}: cannot read {base} from the zip ({e})") from e
-            path = os.path.join(folder, f"{i:05d}{_ext(base)}")
-            with open(path, "wb") as fh:
-                fh.write(data)
-            stems.append(_safe_stem(base, i))
-            origin[path] = f"{filename}/{info.filename}"
-    return folder, stems, origin
+                raise UploadError(f"{filename}: cannot read {info.filename} from the zip ({e})") from e
+
+        return read
+
+    with zf:
+        members = [
+            _Member(os.path.basename(i.filename.replace("\\", "/")), f"{filename}/{i.filename}", i.file_size, reader(i))
+            for i in zf.infolist()
+            if not i.is_dir()
+        ]
+        return _write_frames(members, filename, work_dir, limits)
 
 
 def upload_suffix(filename: str) -> str:
@@ -135,32 +160,48 @@ def decode_clip(data_path: str, filename: str, work_dir: str, limits: Limits, sa
     """
     ext = _ext(filename)
     if ext == ".zip":
-        source_path, stems, internal = _zip_frames(data_path, filename, work_dir, limits)
-    elif ext in VIDEO_EXTS:
-        source_path, stems, internal = data_path, None, {}
-    else:
-        raise UploadError(f"{filename}: unsupported upload; send a video ({', '.join(VIDEO_EXTS)}) or a .zip of frames")
+        folder, stems, origin = _zip_frames(data_path, filename, work_dir, limits)
+        return _decode_source(folder, filename, stems, origin, limits, save_frame)
+    if ext in VIDEO_EXTS:
+        return _decode_source(data_path, filename, None, {}, limits, save_frame)
+    raise UploadError(f"{filename}: unsupported upload; send a video ({', '.join(VIDEO_EXTS)}) or a .zip of frames")
 
-    def user_name(path: str) -> str:
-        return internal.get(path, filename)
 
+def decode_frame_files(files: list[tuple[str, object]], work_dir: str, limits: Limits, save_frame) -> DecodedClip:
+    """Decode several uploaded image files (a folder of frames chosen in the browser), in name order.
+
+    ``files``: (the user's file name, file object) pairs.
+    """
+    members = []
+    for name, fileobj in files:
+        fileobj.seek(0, os.SEEK_END)
+        size = fileobj.tell()
+        fileobj.seek(0)
+        members.append(_Member(os.path.basename(name.replace("\\", "/")), name, size, fileobj.read))
+    label = f"{len(files)} uploaded files"
+    folder, stems, origin = _write_frames(members, label, work_dir, limits)
+    return _decode_source(folder, label, stems, origin, limits, save_frame)
+
+
+def _decode_source(
+    source_path: str, label: str, stems: list[str] | None, origin: dict[str, str], limits: Limits, save_frame
+) -> DecodedClip:
+    """Run ``VideoSource`` (the decoder ``tools/infer_video.py`` uses) over a video file or frame folder."""
     try:
         source = VideoSource(source_path)
         h, w = source.height, source.width
         if h * w > limits.max_pixels:
-            raise UploadError(
-                f"{filename}: frames are {h}x{w}, larger than the limit of {limits.max_pixels} pixels", 413
-            )
+            raise UploadError(f"{label}: frames are {h}x{w}, larger than the limit of {limits.max_pixels} pixels", 413)
         n = 0
         for i, frame in enumerate(source):
             if i >= limits.max_frames:
-                raise UploadError(f"{filename}: more than the limit of {limits.max_frames} frames (--max-frames)", 413)
+                raise UploadError(f"{label}: more than the limit of {limits.max_frames} frames (--max-frames)", 413)
             save_frame(i, frame)
             n += 1
     except DataError as e:
-        raise UploadError(f"{user_name(e.path)}: {e.problem}") from e
+        raise UploadError(f"{origin.get(e.path, label)}: {e.problem}") from e
     if n == 0:
-        raise UploadError(f"{filename}: no frame could be decoded")
+        raise UploadError(f"{label}: no frame could be decoded")
     names = stems if stems is not None else [source.frame_name(i) for i in range(n)]
     return DecodedClip(names=names, height=h, width=w, fps=source.fps)
 

@@ -192,6 +192,17 @@ def test_zip_of_frames_names_and_equality(client, tmp_path, tiny_weights):
     for name in ref:
         np.testing.assert_array_equal(got[name][1], ref[name])
 
+    # the same frames as separate files (a folder chosen in the browser), in shuffled order
+    files = [("file", (f"clip/img_{10 + i}.jpg", (folder / f"img_{10 + i}.jpg").read_bytes())) for i in (2, 0, 1)]
+    r = client.post("/api/sessions", files=[*files, ("file", ("clip/Thumbs.db", b"junk"))])
+    assert r.status_code == 201, r.text
+    assert r.json()["names"] == ["img_10", "img_11", "img_12"]
+    sid2 = r.json()["session"]
+    _mask(client, sid2, 0, first)
+    _propagate(client, sid2)
+    for name, (_, ids) in _zip(client, sid2).items():
+        np.testing.assert_array_equal(ids, ref[name])
+
 
 def test_mask_formats(client, tmp_path):
     sid = _create(client, write_mp4(tmp_path / "clip.mp4", synthetic_video(3, H, W))).json()["session"]

@@ -159,11 +159,14 @@ async function loadFrame(t) {
 
 function goto(t) { loadFrame(t).catch((e) => showError(e.message)); }
 
-async function openClip(file) {
+async function openClip(files) {
+  // One video or .zip, or several images (a folder of frames: the server sorts them by name).
+  files = Array.from(files);
+  const label = files.length === 1 ? files[0].name : `${files.length} files`;
   showError("");
-  $("clip-info").textContent = `uploading ${file.name}...`;
+  $("clip-info").textContent = `uploading ${label}...`;
   const fd = new FormData();
-  fd.append("file", file, file.name);
+  for (const f of files) fd.append("file", f, f.name);
   let info;
   try {
     info = await (await api("POST", "/api/sessions", fd)).json();
@@ -179,7 +182,7 @@ async function openClip(file) {
   for (const id of ["view", "cursor"]) { $(id).width = S.w; $(id).height = S.h; }
   fitCanvas();
   $("frame-slider").max = String(S.n - 1);
-  const text = `${file.name}: ${S.n} frames, ${S.w}x${S.h}`;
+  const text = `${label}: ${S.n} frames, ${S.w}x${S.h}`;
   $("clip-info").textContent = text;
   $("clip-info").dataset.text = text;
   $("download-masks").href = `${base()}/masks.zip`;
@@ -351,7 +354,12 @@ function wire() {
   view.addEventListener("pointercancel", end);
   view.addEventListener("pointerleave", () => drawCursor(null));
 
-  $("video-file").addEventListener("change", (ev) => { if (ev.target.files[0]) openClip(ev.target.files[0]); ev.target.value = ""; });
+  for (const id of ["video-file", "folder-files"]) {
+    $(id).addEventListener("change", (ev) => {
+      if (ev.target.files.length) openClip(ev.target.files);
+      ev.target.value = "";
+    });
+  }
   $("frame-slider").addEventListener("input", (ev) => goto(Number(ev.target.value)));
   $("prev").addEventListener("click", () => goto(S.t - 1));
   $("next").addEventListener("click", () => goto(S.t + 1));

@@ -37,6 +37,7 @@ from typing import Annotated
 from fastapi import Body, FastAPI, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.background import BackgroundTask
 
 from ..utils.logger import get_logger
 from .session import SESSION_ID_PATTERN, DemoError, Engine, SessionStore
@@ -48,6 +49,11 @@ STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 
 SessionId = Annotated[str, Path(pattern=SESSION_ID_PATTERN, description="32 hex digits")]
 FrameIndex = Annotated[int, Path(ge=0, description="frame index")]
+
+
+def _remove(path: str) -> None:
+    if os.path.exists(path):
+        os.remove(path)
 
 
 def create_app(engine: Engine, limits: Limits | None = None) -> FastAPI:
@@ -198,6 +204,8 @@ def create_app(engine: Engine, limits: Limits | None = None) -> FastAPI:
     @app.get("/api/sessions/{sid}/overlay.mp4")
     def overlay_video(sid: SessionId) -> FileResponse:
         path = store.get(sid).overlay_video()
-        return FileResponse(path, media_type="video/mp4", filename="overlay.mp4")
+        return FileResponse(
+            path, media_type="video/mp4", filename="overlay.mp4", background=BackgroundTask(_remove, path)
+        )
 
     return app

@@ -159,7 +159,14 @@ class Session:
     def frame_jpeg(self, t: int) -> bytes:
         path = os.path.join(self.frames_dir, f"{self.check_frame(t):05d}.jpg")
         if not os.path.isfile(path):
-            cv2.imwrite(path, cv2.cvtColor(self.frame(t), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+            ok, enc = cv2.imencode(
+                ".jpg", cv2.cvtColor(self.frame(t), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90]
+            )
+            tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+            with open(tmp, "wb") as fh:
+                fh.write(enc.tobytes())
+            os.replace(tmp, path)
+            return enc.tobytes()
         with open(path, "rb") as fh:
             return fh.read()
 
@@ -285,7 +292,9 @@ class Session:
                     given = self.annotations.get(t)
                     masks = split_index_mask(given, f"frame {t}") if given is not None else None
                     pred = predictor.step(self.frame(t), masks)
-                    save_index_png(os.path.join(self.pred_dir, f"{t:05d}.png"), pred)
+                    path = os.path.join(self.pred_dir, f"{t:05d}.png")
+                    save_index_png(path + ".tmp.png", pred)
+                    os.replace(path + ".tmp.png", path)  # readers never see a half-written mask
                     snap = predictor.snapshot()
                     with self._lock:
                         self.has_pred[t] = True
@@ -323,7 +332,7 @@ class Session:
     # ------------------------------------------------------------------ downloads
     def masks_zip(self) -> bytes:
         """Palette PNGs (DAVIS palette, values = ids) of every frame's current mask, named as the frames."""
-        export = os.path.join(self.folder, "export")
+        export = os.path.join(self.folder, f"export-{uuid.uuid4().hex}")
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
             for t, name in enumerate(self.clip.names):
@@ -334,8 +343,11 @@ class Session:
         return buf.getvalue()
 
     def overlay_video(self, alpha: float = 0.5) -> str:
-        """Write ``overlay.mp4`` (frames blended with the current masks) in the session folder."""
-        path = os.path.join(self.folder, "overlay.mp4")
+        """Write an overlay mp4 (frames blended with the current masks) in the session folder; returns its path.
+
+        Each call writes its own file (the caller removes it once sent).
+        """
+        path = os.path.join(self.folder, f"overlay-{uuid.uuid4().hex}.mp4")
         with OverlayVideoWriter(path, self.clip.fps, (self.clip.height, self.clip.width)) as writer:
             for t in range(self.num_frames):
                 writer.write(overlay(self.frame(t), self.mask(t)[0], alpha))

@@ -110,6 +110,8 @@ def test_upload_mask_propagate_equals_infer_video(client, tmp_path, tiny_weights
         n += 1
     cap.release()
     assert n == 6
+    folder = os.path.join(client.app.state.store.root, sid)
+    assert not [f for f in os.listdir(folder) if f.startswith(("overlay", "export"))]  # per-request files removed
 
 
 def test_add_object_then_correct_resumes_and_equals_infer_video(client, tmp_path, tiny_weights):

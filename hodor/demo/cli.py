@@ -1,10 +1,10 @@
 """``hodor-demo``: serve the interactive browser demo on this machine.
 
-    hodor-demo --weights output/quickstart/sparse_video/model_final.pth \\
-        --config-file configs/quickstart/sparse_video_r18.yaml      # then open http://127.0.0.1:7860
+    hodor-demo --weights output/quickstart/sparse_video/model_final.pth   # then open http://127.0.0.1:7860
 
 The model is built and loaded exactly as ``hodor-infer-video`` does (config file + ``KEY VALUE``
-overrides, ``MODEL.WEIGHTS`` = ``--weights``). Without weights the page still opens and says how
+overrides, ``MODEL.WEIGHTS`` = ``--weights``); without ``--config-file`` the ``config.yaml`` next to
+the weights is used if there is one. Without weights the page still opens and says how
 to get a model. Binds to 127.0.0.1 unless ``--host`` says otherwise.
 """
 
@@ -23,8 +23,8 @@ from .uploads import Limits
 logger = get_logger(__name__)
 
 QUICKSTART_MODELS = (
-    ("output/quickstart/sparse_video/model_final.pth", "configs/quickstart/sparse_video_r18.yaml"),
-    ("output/quickstart/static_image/model_final.pth", "configs/quickstart/static_image_r18.yaml"),
+    "output/quickstart/sparse_video/model_final.pth",
+    "output/quickstart/static_image/model_final.pth",
 )
 
 
@@ -33,14 +33,14 @@ def no_model_message(cwd: str | None = None) -> str:
     cwd = cwd or os.getcwd()
     msg = (
         "No model is loaded, so propagation is off (uploading and painting work). Start the demo with "
-        "`hodor-demo --weights CKPT --config-file CFG`. To get a model: run the quick start "
-        "(`bash scripts/quickstart.sh`, about an hour on a CPU; it writes "
-        "output/quickstart/sparse_video/model_final.pth, config configs/quickstart/sparse_video_r18.yaml), "
-        "or convert an original HODOR checkpoint with `python tools/convert_checkpoint.py` and use the default config."
+        "`hodor-demo --weights CKPT` (add --config-file CFG if no config.yaml lies beside CKPT). To get a model: "
+        "run the quick start (`bash scripts/quickstart.sh`, about 15 minutes on 2 CPU cores; it writes "
+        "output/quickstart/sparse_video/model_final.pth), or convert an original HODOR checkpoint with "
+        "`python tools/convert_checkpoint.py CKPT OUT_DIR` and pass --weights OUT_DIR."
     )
-    for weights, cfg in QUICKSTART_MODELS:
+    for weights in QUICKSTART_MODELS:
         if os.path.isfile(os.path.join(cwd, weights)):
-            return msg + f" Found a quick-start model here: `hodor-demo --weights {weights} --config-file {cfg}`."
+            return msg + f" Found a quick-start model here: `hodor-demo --weights {weights}`."
     return msg
 
 
@@ -53,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Trailing KEY VALUE pairs override config keys, e.g. INFERENCE.MIN_DIM 480 DEVICE cpu",
     )
     p.add_argument("--weights", default="", metavar="CKPT", help="model weights (sets MODEL.WEIGHTS)")
-    p.add_argument("--config-file", default="", metavar="FILE", help="YAML config of the model (may use _BASE_)")
+    p.add_argument(
+        "--config-file", default="", metavar="FILE", help="YAML config of the model (default: config.yaml beside it)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--max-upload-mb", type=float, default=d.max_upload_bytes / 2**20, help="largest upload")
@@ -75,13 +77,30 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def run_config_beside(weights: str) -> str:
+    """``config.yaml`` next to the weights (training runs and converted checkpoints write one), or "".
+
+    Why: a model is only loadable with the architecture it was trained with; taking the run's own
+    config when ``--config-file`` is not given makes ``hodor-demo --weights RUN/model_final.pth`` work.
+    """
+    if not weights:
+        return ""
+    folder = weights if os.path.isdir(weights) else os.path.dirname(os.path.abspath(weights))
+    path = os.path.join(folder, "config.yaml")
+    if os.path.isfile(path):
+        logger.info("using the run's config %s (give --config-file to choose another)", path)
+        return path
+    return ""
+
+
 def build_engine(args: argparse.Namespace):
     """Config + model as ``hodor-infer-video`` builds them; no weights -> an engine without a model."""
     from ..inference.model_loading import build_inference_model, resolve_device
     from .session import Engine
 
     opts = list(args.opts) + (["MODEL.WEIGHTS", args.weights] if args.weights else [])
-    cfg = load_config(args.config_file or None, opts)
+    config_file = args.config_file or run_config_beside(args.weights)
+    cfg = load_config(config_file or None, opts)
     device = resolve_device(cfg.DEVICE)
     if not cfg.MODEL.WEIGHTS:
         return Engine(None, cfg, device, no_model_message())

@@ -389,3 +389,12 @@ def test_no_model(tmp_path):
     (qs / "model_final.pth").write_bytes(b"")
     assert "Found a quick-start model" in no_model_message(str(tmp_path))
     assert isinstance(Engine(None, eng.cfg).no_model_message, str)
+
+
+def test_weights_without_config_file_use_the_runs_config(tiny_weights):
+    """save_model writes config.yaml beside the weights; the demo builds that architecture from it."""
+    from hodor.demo.cli import build_engine, parse_args
+
+    eng = build_engine(parse_args(["--weights", tiny_weights, "DEVICE", "cpu"]))
+    assert eng.cfg.MODEL.BACKBONE.NAME == "resnet18" and eng.cfg.MODEL.HIDDEN_DIM == 64
+    assert eng.model is not None

@@ -126,7 +126,7 @@ def test_page_upload_paint_propagate(server, browser, tmp_path, tiny_weights):
     ).move_by_offset((x1 - x0) / 2, 0).release().perform()
     wait.until(lambda d: d.find_element(By.ID, "annotated-list").text == "0")
     assert view.get_attribute("data-source") == "annotated"
-    session = next(iter(app.state.store._sessions.values()))
+    session = app.state.store.get(browser.execute_script("return S.session"))
     painted = session.annotations[0]
     assert set(np.unique(painted)) == {0, 1}
     ys, xs = np.nonzero(painted)

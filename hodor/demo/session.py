@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.io import DataError
+from ..data.io import DataError, read_index_mask
 from ..evaluation.palette import save_index_png
 from ..inference.predictor import PredictorSnapshot, VideoPredictor
 from ..inference.video_io import OverlayVideoWriter, overlay, split_index_mask
@@ -234,8 +234,6 @@ class Session:
             os.remove(path)
 
     def _read_pred(self, t: int) -> np.ndarray:
-        from ..data.io import read_index_mask
-
         return read_index_mask(os.path.join(self.pred_dir, f"{t:05d}.png"))
 
     def object_ids(self) -> list[int]:

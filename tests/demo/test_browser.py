@@ -121,10 +121,19 @@ def test_page_upload_paint_propagate(server, browser, tmp_path, tiny_weights):
     # paint a stroke with object 1 across the red box of frame 0 (rows 8..28, columns 10..34)
     x0, y0 = _frame_to_screen(view, 15, 18)
     x1, y1 = _frame_to_screen(view, 29, 18)
-    ActionChains(browser).move_to_element_with_offset(view, x0, y0).click_and_hold().move_by_offset(
-        (x1 - x0) / 2, 0
-    ).move_by_offset((x1 - x0) / 2, 0).release().perform()
-    wait.until(lambda d: d.find_element(By.ID, "annotated-list").text == "0")
+
+    def stroke():
+        ActionChains(browser).move_to_element_with_offset(view, x0, y0).click_and_hold().move_by_offset(
+            (x1 - x0) / 2, 0
+        ).move_by_offset((x1 - x0) / 2, 0).release().perform()
+        wait.until(lambda d: d.find_element(By.ID, "annotated-list").text == "0")
+
+    stroke()
+    # Ctrl+Z undoes it (the frame had no given mask), then paint again
+    ActionChains(browser).key_down(Keys.CONTROL).send_keys("z").key_up(Keys.CONTROL).perform()
+    wait.until(lambda d: d.find_element(By.ID, "annotated-list").text == "none")
+    wait.until(lambda d: view.get_attribute("data-source") == "empty")
+    stroke()
     assert view.get_attribute("data-source") == "annotated"
     session = app.state.store.get(browser.execute_script("return S.session"))
     painted = session.annotations[0]

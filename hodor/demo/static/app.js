@@ -269,6 +269,21 @@ async function commitFrame() {
   await refreshStatus();
 }
 
+async function undoStroke() {
+  // Back to the mask before the last stroke: re-send it if it was a given mask, else remove the frame's given mask.
+  const u = S.undo;
+  if (!u || u.t !== S.t || S.running) return;
+  S.undo = null;
+  if (u.source === "annotated") {
+    S.ids = u.ids;
+    await commitFrame();
+  } else {
+    try { await api("DELETE", `${base()}/masks/${u.t}`); } catch (e) { /* the stroke left no given mask */ }
+    await loadFrame(u.t);
+    await refreshStatus();
+  }
+}
+
 // ------------------------------------------------------------------ propagation
 function showStatus(st) {
   const list = $("annotated-list");
@@ -338,6 +353,7 @@ function wire() {
     if (!S.session || ev.button !== 0) return;
     if (S.running) { showError("propagation is running: stop it before painting"); return; }
     S.painting = true; S.last = null;
+    S.undo = { t: S.t, ids: S.ids.slice(), source: S.source };
     view.setPointerCapture(ev.pointerId);
     strokeTo(...toPixel(ev));
   });
@@ -404,6 +420,7 @@ function wire() {
     else if (k === "n") $("new-object").click();
     else if (k === "p") propagate();
     else if (k === "Escape") stopPropagation();
+    else if (k === "z" && (ev.ctrlKey || ev.metaKey)) undoStroke().catch((e) => showError(e.message));
     else if (/^[1-9]$/.test(k)) selectObject(Number(k));
     else return;
     ev.preventDefault();

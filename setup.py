@@ -29,7 +29,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["hodor", "hodor.*"]),
     include_package_data=True,
-    package_data={"hodor": ["py.typed"]},
+    package_data={"hodor": ["py.typed", "demo/static/*"]},
     install_requires=[
         "torch>=2.4,<3",
         "torchvision>=0.19",
@@ -49,6 +49,9 @@ setup(
         "dev": ["pytest>=7.4", "pytest-timeout>=2.2", "ruff>=0.6", "imageio-ffmpeg>=0.5"],
         # H.264 overlay videos (an ffmpeg build with libx264); without it: OpenCV mp4v
         "video": ["imageio-ffmpeg>=0.5"],
+        # hodor-demo (browser demo); demo-test: what its tests add (in-process client, real browser)
+        "demo": ["fastapi>=0.110", "uvicorn>=0.27", "python-multipart>=0.0.9"],
+        "demo-test": ["httpx>=0.25", "selenium>=4.15"],
     },
     entry_points={
         "console_scripts": [
@@ -57,6 +60,7 @@ setup(
             "hodor-infer-video = hodor.cli.infer_video:main",
             "hodor-synthetic = hodor.data.synthetic:cli",
             "hodor-recipe-report = hodor.training.recipe_report:main",
+            "hodor-demo = hodor.demo.cli:main",
         ],
     },
 )

@@ -16,6 +16,8 @@ if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ]; then
     # torch first, pinned: nothing later may replace it with another build.
     .venv/bin/python -m pip install -q -c constraints.txt torch torchvision
     .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev]"
+    # the browser demo and its tests (tests/demo); chromium itself comes from .ci/run (apt)
+    .venv/bin/python -m pip install -q -c constraints.txt -e ".[demo,demo-test]"
     echo "$WANT" > "$STAMP"
 fi
 .venv/bin/python -c "import torch, torchvision, timm, hodor; print('[setup_env] torch', torch.__version__, 'torchvision', torchvision.__version__, 'timm', timm.__version__, 'hodor', hodor.__version__)"

@@ -31,7 +31,7 @@ LAYERS: list[list[str]] = [
     ["hodor.training"],  # HODOR's method on the generic engine; its in-training evaluation runs inference
     ["hodor.parity"],
     ["hodor.api"],  # the Python API (load_predictor, propagate) over inference and checkpoint
-    ["hodor.cli"],
+    ["hodor.cli", "hodor.demo"],  # entry points: command lines and the browser demo
 ]
 FLOOR = {pkg: i for i, floor in enumerate(LAYERS) for pkg in floor}
 

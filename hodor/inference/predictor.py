@@ -427,6 +427,46 @@ class VideoPredictor:
             return result, onehot[[0, *order]].cpu()
         return result
 
+    # ------------------------------------------------------------------ resume (interactive use)
+    @torch.inference_mode()
+    def snapshot(self) -> PredictorSnapshot:
+        """The state before the next frame, so a later :meth:`restore` can resume from here.
+
+        Why: an interactive correction at frame k changes nothing before k, so the demo resumes
+        from the state saved before k instead of re-running frames 0..k-1. The deferred
+        re-encoding of the previous frame is run first (the same encoder call the next ``step``
+        would make, so results are unchanged); the snapshot then holds descriptors only
+        ((Qb+I) x C floats per stored frame), not feature maps. Stored tensors are never
+        modified in place, so they are shared, not copied.
+        """
+        with self._eval_mode():
+            self._flush_pending()
+        return PredictorSnapshot(
+            frame_index=self.frame_index,
+            orig_hw=self.orig_hw,
+            object_ids=list(self._object_ids),
+            history={k: _FrameEntry(fg=dict(e.fg), bg=e.bg) for k, e in self._history.items()},
+        )
+
+    def restore(self, snap: PredictorSnapshot) -> None:
+        """Return to a :meth:`snapshot`; the next ``step`` is frame ``snap.frame_index``."""
+        self.reset()
+        if snap.orig_hw is not None:
+            self._init_video(*snap.orig_hw)
+        self.frame_index = snap.frame_index
+        self._object_ids = list(snap.object_ids)
+        self._history = {k: _FrameEntry(fg=dict(e.fg), bg=e.bg) for k, e in snap.history.items()}
+
+
+@dataclass(frozen=True)
+class PredictorSnapshot:
+    """State of a :class:`VideoPredictor` between two frames (see ``VideoPredictor.snapshot``)."""
+
+    frame_index: int
+    orig_hw: tuple[int, int] | None
+    object_ids: list[int]
+    history: dict[int, _FrameEntry]
+
 
 def _paste_given(result: np.ndarray, masks: Mapping[int, np.ndarray]) -> np.ndarray:
     """The given masks, pixel-exact at the original size, over ``result`` [H,W] (larger id wins overlaps)."""

@@ -56,13 +56,16 @@ class DatasetSpec:
 
     ``loader(root)`` returns the records; ``kind`` is "image" or "video"; ``clip_delta_scale``
     multiplies the clip frame distances (the original uses x2 for DAVIS, whose 24 fps frames are
-    all annotated, against YouTube-VOS's every-5th-frame annotations).
+    all annotated, against YouTube-VOS's every-5th-frame annotations). ``evaluator`` names the
+    registered evaluator (``hodor.evaluation.EVALUATOR_REGISTRY``) that scores the split with the
+    benchmark's own metric; empty = no local ground truth (a submission for a server).
     """
 
     name: str
     kind: str
     loader: Callable[[str], list]
     clip_delta_scale: float = 1.0
+    evaluator: str = ""
 
 
 DATASET_REGISTRY = Registry("dataset")
@@ -73,10 +76,12 @@ def resolve_root(cfg_root: str = "") -> str:
     return os.path.abspath(os.path.expanduser(cfg_root or os.environ.get(ENV_VAR, "") or DEFAULT_ROOT))
 
 
-def register_dataset(name: str, kind: str, loader: Callable[[str], list], clip_delta_scale: float = 1.0) -> DatasetSpec:
+def register_dataset(
+    name: str, kind: str, loader: Callable[[str], list], clip_delta_scale: float = 1.0, evaluator: str = ""
+) -> DatasetSpec:
     if kind not in ("image", "video"):
         raise ValueError(f"dataset '{name}': kind must be 'image' or 'video', got {kind!r}")
-    spec = DatasetSpec(name, kind, loader, clip_delta_scale)
+    spec = DatasetSpec(name, kind, loader, clip_delta_scale, evaluator)
     DATASET_REGISTRY.register(name, spec)
     return spec
 
@@ -89,7 +94,7 @@ def register_davis_folder(
     def _load(root: str) -> list[VideoRecord]:
         return load_davis_folder(os.path.join(root, folder), split, name, resolution)
 
-    return register_dataset(name, "video", _load, clip_delta_scale)
+    return register_dataset(name, "video", _load, clip_delta_scale, evaluator="davis")
 
 
 def register_hodor_json(name: str, json_file: str, image_root: str, kind: str) -> DatasetSpec:
@@ -105,7 +110,9 @@ def get_dataset_spec(name: str) -> DatasetSpec:
     """Look up a registered name; ``davis_folder:<path>`` is resolved on the fly."""
     if name.startswith("davis_folder:"):
         folder = name.split(":", 1)[1]
-        return DatasetSpec(name, "video", lambda root: load_davis_folder(os.path.join(root, folder), None, name))
+        return DatasetSpec(
+            name, "video", lambda root: load_davis_folder(os.path.join(root, folder), None, name), evaluator="davis"
+        )
     return DATASET_REGISTRY.get(name)
 
 
@@ -134,6 +141,7 @@ def _register_builtins() -> None:
             "video",
             lambda root, s=split: load_davis_folder(os.path.join(root, "DAVIS"), s, f"davis_2017_{s}"),
             clip_delta_scale=2.0,
+            evaluator="davis",
         )
     for split in ("train", "valid"):
         register_dataset(

@@ -86,6 +86,10 @@ class VOSEvaluator(abc.ABC):
         """Merge per-video results scored elsewhere (another rank)."""
         self._results.update(results)
 
+    def frames_scored(self) -> int:
+        """Frames whose predictions entered the metric so far (per-video results carry ``num_frames_scored``)."""
+        return int(sum(r.num_frames_scored for r in self._results.values()))
+
     def ordered_results(self) -> list[tuple[str, Any]]:
         """Per-video results in split order; a video that was never processed is an error."""
         missing = [v for v in self.videos if v not in self._results]
@@ -101,8 +105,13 @@ class VOSEvaluator(abc.ABC):
     def write_video(self, video: str, predictions: Mapping[str, np.ndarray], out_dir: str) -> None:
         """Write one video's predictions in the benchmark's results layout (default: index PNGs
         ``out_dir/<video>/<frame>.png``)."""
-        for fid, arr in predictions.items():
-            save_index_png(os.path.join(out_dir, video, f"{fid}.png"), arr)
+        write_index_pngs(video, predictions, out_dir)
+
+
+def write_index_pngs(video: str, predictions: Mapping[str, np.ndarray], out_dir: str) -> None:
+    """``out_dir/<video>/<frame>.png`` palette PNGs of id maps (the DAVIS results layout)."""
+    for fid, arr in predictions.items():
+        save_index_png(os.path.join(out_dir, video, f"{fid}.png"), arr)
 
 
 def build_evaluator(name: str, **kwargs: Any) -> VOSEvaluator:

@@ -269,6 +269,10 @@ class _VideoScores:
     radius: int
     warnings: list[str]
 
+    @property
+    def num_frames_scored(self) -> int:
+        return len(self.frames)
+
 
 def _video_dir_predictions(folder: str) -> _Predictions:
     """Predictions of one video read from ``folder/<frame>.png`` (the video's results folder)."""

@@ -43,6 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--full-precision", action="store_true", help="also write *-full.csv copies with 12 decimals next to the CSVs"
     )
+    d = p.add_argument_group("any registered dataset (the benchmark's own metric)")
+    d.add_argument(
+        "--dataset",
+        default=None,
+        help="registered dataset name (davis_2017_val, vost_val, sav_val, mose_v1_train, ... or "
+        "davis_folder:PATH); with --results: score that folder; with --config-file: run the model, write "
+        "the PNGs to <out>/results, then score",
+    )
+    d.add_argument("--datasets-root", default="", help="datasets root (default: $HODOR_DATASETS or ./datasets)")
     m = p.add_argument_group("run a checkpoint first (mode 2)")
     m.add_argument("--config-file", default=None, help="config of the model to run before evaluating")
     m.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides, e.g. MODEL.WEIGHTS ckpt.pth")
@@ -82,6 +91,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # No setup_logger() here: it imports torch (3 s), which mode 1 never needs; warnings still
     # reach stderr through logging's last-resort handler.
     args = parser.parse_args(argv)
+
+    if args.dataset:
+        if args.davis_root:
+            parser.error("--dataset and --davis-root are exclusive")
+        if not args.config_file and not args.results:
+            parser.error("--dataset needs --results DIR (score only) or --config-file CFG (run a model first)")
+        from .eval_dataset import run_dataset_evaluation
+
+        return run_dataset_evaluation(args)
 
     if args.config_file:
         # ---- Mode 2 (owned by hodor/inference): run a checkpoint, then evaluate ---------------

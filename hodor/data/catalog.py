@@ -10,6 +10,9 @@ coco_2017_train / _val     image   coco/annotations/instances_{train,val}2017.js
 davis_2017_train / _val    video   DAVIS/{JPEGImages,Annotations}/480p/, DAVIS/ImageSets/2017/*.txt
 youtube_vos_2019_train     video   YouTube-VOS/train/{JPEGImages,Annotations,meta.json}
 youtube_vos_2019_valid     video   YouTube-VOS/valid/{JPEGImages,Annotations,meta.json}
+vost_train / _val          video   VOST/{JPEGImages,Annotations}/<video>/, VOST/ImageSets/{train,val}.txt
+mose_v1_train / _valid     video   MOSE/{train,valid}/{JPEGImages,Annotations}/<video>/
+sav_val / sav_test         video   SA-V/sav_{val,test}/{JPEGImages_24fps,Annotations_6fps}/, sav_<split>.txt
 hodor_<file>               either  hodor_workspace/dataset_json_annotations/<file>.json (original format)
 =========================  ======  ===============================================================
 
@@ -31,6 +34,7 @@ from .coco import load_coco_json
 from .davis import load_davis_folder
 from .hodor_json import load_hodor_json
 from .records import ImageRecord, VideoRecord
+from .sav import load_sav
 from .youtube_vos import load_youtube_vos
 
 __all__ = [
@@ -148,6 +152,29 @@ def _register_builtins() -> None:
             f"youtube_vos_2019_{split}",
             "video",
             lambda root, s=split: load_youtube_vos(os.path.join(root, "YouTube-VOS", s), f"youtube_vos_2019_{s}"),
+        )
+    for split in ("train", "val"):
+        register_dataset(
+            f"vost_{split}",
+            "video",
+            lambda root, s=split: load_davis_folder(os.path.join(root, "VOST"), s, f"vost_{s}", resolution="", year=""),
+            evaluator="vost",
+        )
+    for split in ("train", "valid"):
+        # MOSEv1 is scored on its server with the DAVIS toolkit; valid has first-frame masks only,
+        # so local scoring works on (held-out) train videos, which are fully annotated.
+        register_dataset(
+            f"mose_v1_{split}",
+            "video",
+            lambda root, s=split: load_davis_folder(os.path.join(root, "MOSE", s), None, f"mose_v1_{s}", resolution=""),
+            evaluator="davis" if split == "train" else "",
+        )
+    for split in ("val", "test"):
+        register_dataset(
+            f"sav_{split}",
+            "video",
+            lambda root, s=split: load_sav(os.path.join(root, "SA-V", f"sav_{s}"), s, f"sav_{s}"),
+            evaluator="sav",
         )
     ws = "hodor_workspace"
     for json_name, img_dir, kind in [

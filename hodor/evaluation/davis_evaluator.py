@@ -298,9 +298,7 @@ class DavisEvaluator(VOSEvaluator):
 
     name = "davis"
 
-    def __init__(
-        self, gt_root: str, videos: Sequence[str], workers: int = 1, jpeg_root: str | None = None
-    ) -> None:
+    def __init__(self, gt_root: str, videos: Sequence[str], workers: int = 1, jpeg_root: str | None = None) -> None:
         videos = list(videos)
         if not videos:
             raise DavisEvalError("no sequences to evaluate")
@@ -314,9 +312,7 @@ class DavisEvaluator(VOSEvaluator):
         super().__init__(gt_root, videos)
         self.workers = max(1, int(workers))
         self._pool: ThreadPoolExecutor | None = None
-        self.plans = dict(
-            zip(videos, self._map(lambda s: _plan_sequence(s, os.path.join(self.gt_root, s)), videos))
-        )
+        self.plans = dict(zip(videos, self._map(lambda s: _plan_sequence(s, os.path.join(self.gt_root, s)), videos)))
 
     def _map(self, fn: Callable, items: Sequence) -> list:
         if self.workers == 1 or len(items) < 2:

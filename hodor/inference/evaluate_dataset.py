@@ -139,9 +139,7 @@ def dataset_gt_root(name: str, records: Sequence[VideoRecord]) -> str:
     return parents.pop()
 
 
-def build_dataset_evaluator(
-    name: str, records: Sequence[VideoRecord], workers: int = 1
-) -> VOSEvaluator | None:
+def build_dataset_evaluator(name: str, records: Sequence[VideoRecord], workers: int = 1) -> VOSEvaluator | None:
     """The evaluator the dataset spec names, over ``records`` (None: no local ground truth)."""
     spec = get_dataset_spec(name)
     if not spec.evaluator:

@@ -107,7 +107,9 @@ def test_cli_dataset_score_only_and_with_model(tiny_model, davis_root, tmp_path,
     assert record["num_videos_scored"] == record["num_videos_present"] == 3
     assert record["num_frames_scored"] == 6 and record["num_frames_present"] == 12
     inf = record["inference"]
-    assert inf["temporal_window"] == 2 and inf["inference_max_dim"] == 96 and inf["precision"] == cfg.INFERENCE.PRECISION
+    assert (
+        inf["temporal_window"] == 2 and inf["inference_max_dim"] == 96 and inf["precision"] == cfg.INFERENCE.PRECISION
+    )
     assert inf["frame_sizes_hw"] == [[48, 64]] and inf["fps"] > 0 and inf["device"] == "cpu"
     import hashlib
 

@@ -1,0 +1,110 @@
+"""Synthetic videos in the on-disk layouts of VOST, MOSE and SA-V (see datasets/README.md).
+
+Same scenes as the DAVIS/YouTube-VOS generators (``synthetic_scenes``), written so that the
+readers and evaluators of these benchmarks run end to end on real files in the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from .synthetic import _save_jpg, _save_palette_png, _size
+from .synthetic_scenes import render_video, sample_video_scene
+
+__all__ = ["make_vost", "make_mose", "make_sav"]
+
+SAV_ANNOTATION_STRIDE = 4  # 24 fps frames, 6 fps annotations
+_CODE = {"vost": 4, "mose": 5, "sav": 6}  # continues synthetic._LAYOUT_CODE
+
+
+def _videos(layout: str, split: str, n: int, num_frames: int, image_size: Sequence[int], max_objects: int, seed: int):
+    h, w = _size(image_size, max_objects, num_frames)
+    for i in range(n):
+        rng = np.random.default_rng([seed, _CODE[layout], zlib.crc32(split.encode()), i])
+        frames, labels = render_video(sample_video_scene(rng, h, w, num_frames, max_objects), rng)
+        yield f"synth-{layout}-{split}-{i:03d}", frames, labels
+
+
+def _write_davis_like(img_root: str, ann_root: str, name: str, frames: np.ndarray, labels: np.ndarray, ann_stride=1):
+    for t in range(len(frames)):
+        _save_jpg(os.path.join(img_root, name, f"{t:05d}.jpg"), frames[t])
+        if t % ann_stride == 0:
+            _save_palette_png(os.path.join(ann_root, name, f"{t:05d}.png"), labels[t])
+
+
+def make_vost(
+    root: str,
+    splits: dict[str, int] | None = None,
+    num_frames: int = 8,
+    image_size=(64, 96),
+    max_objects: int = 2,
+    seed: int = 0,
+) -> list[str]:
+    """``root/{JPEGImages,Annotations}/<video>/%05d.{jpg,png}``, ``root/ImageSets/<split>.txt``."""
+    names = []
+    for split, n in (splits or {"val": 2}).items():
+        os.makedirs(os.path.join(root, "ImageSets"), exist_ok=True)
+        vids = []
+        for name, frames, labels in _videos("vost", split, n, num_frames, image_size, max_objects, seed):
+            os.makedirs(os.path.join(root, "JPEGImages", name), exist_ok=True)
+            os.makedirs(os.path.join(root, "Annotations", name), exist_ok=True)
+            _write_davis_like(os.path.join(root, "JPEGImages"), os.path.join(root, "Annotations"), name, frames, labels)
+            vids.append(name)
+        with open(os.path.join(root, "ImageSets", f"{split}.txt"), "w", encoding="utf-8") as f:
+            f.write("".join(v + "\n" for v in vids))
+        names += vids
+    return names
+
+
+def make_mose(
+    root: str, num_videos: int = 2, num_frames: int = 8, image_size=(64, 96), max_objects: int = 2, seed: int = 0
+) -> list[str]:
+    """``root/train/{JPEGImages,Annotations}/<video>/`` (every frame annotated) and
+    ``root/valid/...`` (first-frame masks only), the MOSEv1 layout."""
+    names = []
+    for split in ("train", "valid"):
+        for name, frames, labels in _videos("mose", split, num_videos, num_frames, image_size, max_objects, seed):
+            base = os.path.join(root, split)
+            for kind in ("JPEGImages", "Annotations"):
+                os.makedirs(os.path.join(base, kind, name), exist_ok=True)
+            stride = 1 if split == "train" else len(frames)
+            _write_davis_like(
+                os.path.join(base, "JPEGImages"), os.path.join(base, "Annotations"), name, frames, labels, stride
+            )
+            names.append(name)
+    return names
+
+
+def make_sav(
+    root: str,
+    split: str = "val",
+    num_videos: int = 2,
+    num_frames: int = 13,
+    image_size=(64, 96),
+    max_objects: int = 2,
+    seed: int = 0,
+) -> list[str]:
+    """``root/JPEGImages_24fps/<video>/%05d.jpg`` (all frames), ``root/Annotations_6fps/<video>/
+    <object:03d>/%05d.png`` (0/255 binary masks on every 4th frame), ``root/sav_<split>.txt``."""
+    vids = []
+    for name, frames, labels in _videos("sav", split, num_videos, num_frames, image_size, max_objects, seed):
+        os.makedirs(os.path.join(root, "JPEGImages_24fps", name), exist_ok=True)
+        for t in range(len(frames)):
+            _save_jpg(os.path.join(root, "JPEGImages_24fps", name, f"{t:05d}.jpg"), frames[t])
+        ids = sorted(int(k) for k in np.unique(labels[0]) if k not in (0, 255))
+        for k in ids:
+            odir = os.path.join(root, "Annotations_6fps", name, f"{k:03d}")
+            os.makedirs(odir, exist_ok=True)
+            for t in range(0, len(frames), SAV_ANNOTATION_STRIDE):
+                Image.fromarray(((labels[t] == k) * 255).astype(np.uint8), mode="L").save(
+                    os.path.join(odir, f"{t:05d}.png")
+                )
+        vids.append(name)
+    with open(os.path.join(root, f"sav_{split}.txt"), "w", encoding="utf-8") as f:
+        f.write("".join(v + "\n" for v in vids))
+    return vids

@@ -12,6 +12,7 @@ youtube_vos_2019_train     video   YouTube-VOS/train/{JPEGImages,Annotations,met
 youtube_vos_2019_valid     video   YouTube-VOS/valid/{JPEGImages,Annotations,meta.json}
 vost_train / _val          video   VOST/{JPEGImages,Annotations}/<video>/, VOST/ImageSets/{train,val}.txt
 mose_v1_train / _valid     video   MOSE/{train,valid}/{JPEGImages,Annotations}/<video>/
+mose_v2_train / _valid     video   MOSEv2/{train,valid}/{JPEGImages,Annotations}/<video>/, meta.json
 sav_val / sav_test         video   SA-V/sav_{val,test}/{JPEGImages_24fps,Annotations_6fps}/, sav_<split>.txt
 hodor_<file>               either  hodor_workspace/dataset_json_annotations/<file>.json (original format)
 =========================  ======  ===============================================================
@@ -168,6 +169,16 @@ def _register_builtins() -> None:
             "video",
             lambda root, s=split: load_davis_folder(os.path.join(root, "MOSE", s), None, f"mose_v1_{s}", resolution=""),
             evaluator="davis" if split == "train" else "",
+        )
+    for split in ("train", "valid"):
+        # MOSEv2 is scored by MOSE-api's score.py (J&F_new); locally on held-out train videos
+        register_dataset(
+            f"mose_v2_{split}",
+            "video",
+            lambda root, s=split: load_davis_folder(
+                os.path.join(root, "MOSEv2", s), None, f"mose_v2_{s}", resolution=""
+            ),
+            evaluator="mose_v2" if split == "train" else "",
         )
     for split in ("val", "test"):
         register_dataset(

@@ -6,6 +6,7 @@ readers and evaluators of these benchmarks run end to end on real files in the t
 
 from __future__ import annotations
 
+import json
 import os
 import zlib
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from .synthetic_scenes import render_video, sample_video_scene
 __all__ = ["make_vost", "make_mose", "make_sav"]
 
 SAV_ANNOTATION_STRIDE = 4  # 24 fps frames, 6 fps annotations
-_CODE = {"vost": 4, "mose": 5, "sav": 6}  # continues synthetic._LAYOUT_CODE
+_CODE = {"vost": 4, "mose1": 5, "sav": 6, "mose2": 7}  # continues synthetic._LAYOUT_CODE
 
 
 def _videos(layout: str, split: str, n: int, num_frames: int, image_size: Sequence[int], max_objects: int, seed: int):
@@ -62,21 +63,41 @@ def make_vost(
 
 
 def make_mose(
-    root: str, num_videos: int = 2, num_frames: int = 8, image_size=(64, 96), max_objects: int = 2, seed: int = 0
+    root: str,
+    num_videos: int = 2,
+    num_frames: int = 8,
+    image_size=(64, 96),
+    max_objects: int = 2,
+    seed: int = 0,
+    version: int = 1,
 ) -> list[str]:
     """``root/train/{JPEGImages,Annotations}/<video>/`` (every frame annotated) and
-    ``root/valid/...`` (first-frame masks only), the MOSEv1 layout."""
+    ``root/valid/...`` (first-frame masks only): the MOSEv1 layout; ``version=2`` adds each split's
+    ``meta.json`` (``{"videos": {vid: {"length", "height", "width", "objects": {"1": {}, ...}}}}``)."""
     names = []
     for split in ("train", "valid"):
-        for name, frames, labels in _videos("mose", split, num_videos, num_frames, image_size, max_objects, seed):
-            base = os.path.join(root, split)
+        base = os.path.join(root, split)
+        meta: dict = {"videos": {}}
+        for name, frames, labels in _videos(
+            f"mose{version}", split, num_videos, num_frames, image_size, max_objects, seed
+        ):
             for kind in ("JPEGImages", "Annotations"):
                 os.makedirs(os.path.join(base, kind, name), exist_ok=True)
             stride = 1 if split == "train" else len(frames)
             _write_davis_like(
                 os.path.join(base, "JPEGImages"), os.path.join(base, "Annotations"), name, frames, labels, stride
             )
+            ids = sorted(int(k) for k in np.unique(labels) if k not in (0, 255))
+            meta["videos"][name] = {
+                "length": len(frames) if split == "train" else 1,
+                "height": int(frames.shape[1]),
+                "width": int(frames.shape[2]),
+                "objects": {str(k): {} for k in ids},
+            }
             names.append(name)
+        if version == 2:
+            with open(os.path.join(base, "meta.json"), "w", encoding="utf-8") as f:
+                json.dump(meta, f, indent=1)
     return names
 
 

@@ -290,7 +290,9 @@ class MoseV2Evaluator(VOSEvaluator):
                     raise EvaluationError(f"video {video!r}, frame {fid}: no prediction")
                 pred = check_id_map(predictions[fid], f"video {video!r}, frame {fid}")
             if pred.shape != gt.shape:
-                raise EvaluationError(f"video {video!r}, frame {fid}: wrong prediction shape {pred.shape} vs {gt.shape}")
+                raise EvaluationError(
+                    f"video {video!r}, frame {fid}: wrong prediction shape {pred.shape} vs {gt.shape}"
+                )
             for i, o in enumerate(objs):
                 p, g = pred == int(o), gt == int(o)
                 empty[i, t] = not g.any()
@@ -303,7 +305,9 @@ class MoseV2Evaluator(VOSEvaluator):
                 continue
             dj, df, rj, rf = segment_scores(j[i], fn[i], empty[i])
             objects.append(
-                MoseObject(f"{video}_{o}", float(j[i].mean()), float(fn[i].mean()), float(fs[i].mean()), (dj, df), (rj, rf))
+                MoseObject(
+                    f"{video}_{o}", float(j[i].mean()), float(fn[i].mean()), float(fs[i].mean()), (dj, df), (rj, rf)
+                )
             )
         return _MoseVideo(objects, n)
 

@@ -7,8 +7,9 @@ Follows TRI-ML/VOST ``evaluation/source/evaluation.py`` (``Evaluation.evaluate``
   frame; GT void (255) counts as background (no void mask is passed to the IoU);
 * J per object and frame is the DAVIS IoU (both masks empty -> 1); F is not computed;
 * J_last uses the scored frames from index ``floor(0.75 n)`` on (n = number of scored frames);
-* per object, mean / recall (> 0.5) / decay are the davis2017 ``db_statistics``; the global row
-  is the unweighted mean over objects.
+* per object, mean / recall (> 0.5) / decay are the davis2017 ``db_statistics`` (VOST's
+  ``source/utils.py``), including its uint8 bin indices: with more than 256 scored frames the
+  decay is NaN, as in the official tool; the global row is the unweighted mean over objects.
 
 Official quirks reproduced: a predicted id above K is *ignored* (VOST commented the DAVIS abort
 out and truncates the object axis), so a prediction with extra objects is scored, not rejected.
@@ -32,7 +33,7 @@ from .davis_evaluator import (
     _read_gt,
     _video_dir_predictions,
 )
-from .davis_metrics import _object_window, region_similarity, statistics
+from .davis_metrics import _object_window, decay_bin_edges, region_similarity
 from .results_io import write_table_csv
 
 GLOBAL_HEADER = ["J-Mean", "J-Recall", "J-Decay", "J_last-Mean", "J_last-Recall", "J_last-Decay"]
@@ -42,6 +43,17 @@ PER_OBJECT_HEADER = ["Sequence", "J-Mean", "J_last-Mean"]
 def last_quarter_start(n: int) -> int:
     """First scored-frame index of J_last: ``floor(0.75 n)`` (official ``last_quarter_ind``)."""
     return int(math.floor(n * 0.75))
+
+
+def vost_statistics(values: np.ndarray) -> tuple[float, float, float]:
+    """(mean, recall, decay) exactly as VOST's ``utils.db_statistics``: the davis2017 formula, whose
+    decay bin indices are cast to uint8, so they wrap past 255. With more than 256 values the last
+    bin is an empty slice and the decay is NaN (reproduced; it then makes the global J-Decay NaN)."""
+    v = np.asarray(values, dtype=np.float64)
+    edges = [e % 256 for e in decay_bin_edges(v.size)]
+    first, last = v[edges[0] : edges[1] + 1], v[edges[3] : edges[4] + 1]
+    decay = float(np.mean(first) - np.mean(last)) if first.size and last.size else float("nan")
+    return float(np.mean(v)), float(np.mean(v > 0.5)), decay
 
 
 def frame_iou(pred: np.ndarray, gt: np.ndarray, num_objects: int) -> np.ndarray:
@@ -136,7 +148,9 @@ class VostEvaluator(DavisEvaluator):
         for video, vv in self.ordered_results():
             start = last_quarter_start(vv.J.shape[1])
             for i in range(vv.J.shape[0]):
-                objects.append(VostObject(f"{video}_{i + 1}", statistics(vv.J[i]), statistics(vv.J[i][start:])))
+                objects.append(
+                    VostObject(f"{video}_{i + 1}", vost_statistics(vv.J[i]), vost_statistics(vv.J[i][start:]))
+                )
         if not objects:
             raise DavisEvalError(f"no objects to score: the first GT frame of every video in {self.gt_root} is empty")
         return VostResults(objects)

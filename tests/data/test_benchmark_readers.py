@@ -18,6 +18,7 @@ def root(tmp_path_factory):
     r = tmp_path_factory.mktemp("bench")
     make_vost(str(r / "VOST"), {"train": 1, "val": 2}, num_frames=6)
     make_mose(str(r / "MOSE"), num_videos=2, num_frames=5)
+    make_mose(str(r / "MOSEv2"), num_videos=2, num_frames=5, version=2)
     make_sav(str(r / "SA-V" / "sav_val"), "val", num_videos=2, num_frames=13)
     return str(r)
 
@@ -49,6 +50,18 @@ def test_mose_reader(root):
     for r in train:
         ev.process(r.video_id, _gt_maps(r))
     assert ev.evaluate().global_metrics()["J&F-Mean"] == 1.0
+
+
+def test_mose_v2_reader_and_perfect_score(root):
+    train = load_dataset("mose_v2_train", root)
+    assert len(train) == 2 and train[0].annotated_frames == list(range(5))
+    ev = build_dataset_evaluator("mose_v2_train", train)
+    assert ev.name == "mose_v2"
+    for r in train:
+        ev.process(r.video_id, _gt_maps(r))
+    g = ev.evaluate().global_metrics()
+    assert g["J"] == 1.0 and g["J&F"] == g["J&F_new"]
+    assert get_dataset_spec("mose_v2_valid").evaluator == ""
 
 
 def test_sav_reader(root):

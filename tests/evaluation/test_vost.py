@@ -92,3 +92,14 @@ def test_missing_prediction_is_an_error(case):
         ev.process("v", os.path.join(res_root, "v"))
     with pytest.raises(EvaluationError, match="have no predictions: v"):
         ev.evaluate()
+
+
+def test_decay_uint8_quirk():
+    from hodor.evaluation.vost import vost_statistics
+
+    v = np.linspace(1.0, 0.0, 8)
+    # n = 8: bins round(linspace(1, 8, 5)) - 1 = [0, 2, 4, 5, 7] -> mean(v[0:3]) - mean(v[5:8])
+    assert vost_statistics(v)[2] == pytest.approx(v[0:3].mean() - v[5:8].mean())
+    # n = 300: indices [0, 75, 150, 224, 299] wrap to [0, 75, 150, 224, 43] -> last bin v[224:44] is empty
+    m, r, d = vost_statistics(np.linspace(1.0, 0.0, 300))
+    assert m == pytest.approx(0.5) and np.isnan(d)

@@ -13,6 +13,7 @@ youtube_vos_2019_valid     video   YouTube-VOS/valid/{JPEGImages,Annotations,met
 vost_train / _val          video   VOST/{JPEGImages,Annotations}/<video>/, VOST/ImageSets/{train,val}.txt
 mose_v1_train / _valid     video   MOSE/{train,valid}/{JPEGImages,Annotations}/<video>/
 mose_v2_train / _valid     video   MOSEv2/{train,valid}/{JPEGImages,Annotations}/<video>/, meta.json
+lvos_v1_valid, lvos_v2_valid video  LVOS/valid/, LVOSv2/valid/: {JPEGImages,Annotations}/<video>/, valid_meta.json
 sav_val / sav_test         video   SA-V/sav_{val,test}/{JPEGImages_24fps,Annotations_6fps}/, sav_<split>.txt
 hodor_<file>               either  hodor_workspace/dataset_json_annotations/<file>.json (original format)
 =========================  ======  ===============================================================
@@ -34,6 +35,7 @@ from hodor.utils.registry import Registry
 from .coco import load_coco_json
 from .davis import load_davis_folder
 from .hodor_json import load_hodor_json
+from .lvos import load_lvos
 from .records import ImageRecord, VideoRecord
 from .sav import load_sav
 from .youtube_vos import load_youtube_vos
@@ -180,6 +182,14 @@ def _register_builtins() -> None:
             ),
             evaluator="mose_v2" if split == "train" else "",
         )
+    for version, folder in (("v1", "LVOS"), ("v2", "LVOSv2")):
+        for split in ("train", "valid", "test"):
+            register_dataset(
+                f"lvos_{version}_{split}",
+                "video",
+                lambda root, f=folder, s=split, v=version: load_lvos(os.path.join(root, f, s), s, f"lvos_{v}_{s}"),
+                evaluator="lvos" if split == "valid" else "",
+            )
     for split in ("val", "test"):
         register_dataset(
             f"sav_{split}",

@@ -17,10 +17,10 @@ from PIL import Image
 from .synthetic import _save_jpg, _save_palette_png, _size
 from .synthetic_scenes import render_video, sample_video_scene
 
-__all__ = ["make_vost", "make_mose", "make_sav"]
+__all__ = ["make_vost", "make_mose", "make_sav", "make_lvos"]
 
 SAV_ANNOTATION_STRIDE = 4  # 24 fps frames, 6 fps annotations
-_CODE = {"vost": 4, "mose1": 5, "sav": 6, "mose2": 7}  # continues synthetic._LAYOUT_CODE
+_CODE = {"vost": 4, "mose1": 5, "sav": 6, "mose2": 7, "lvos": 8}  # continues synthetic._LAYOUT_CODE
 
 
 def _videos(layout: str, split: str, n: int, num_frames: int, image_size: Sequence[int], max_objects: int, seed: int):
@@ -128,4 +128,48 @@ def make_sav(
         vids.append(name)
     with open(os.path.join(root, f"sav_{split}.txt"), "w", encoding="utf-8") as f:
         f.write("".join(v + "\n" for v in vids))
+    return vids
+
+
+def make_lvos(
+    root: str,
+    split: str = "valid",
+    num_videos: int = 2,
+    num_frames: int = 21,
+    image_size=(64, 96),
+    max_objects: int = 2,
+    seed: int = 0,
+    unseen: Sequence[str] = (),
+) -> list[str]:
+    """``root/{JPEGImages,Annotations}/<video>/%08d.{jpg,png}`` (annotations on every 5th frame;
+    objects may start late), ``root/<split>_meta.json`` with each object's frame_range (start: first
+    annotated frame showing it, end: the last annotated frame), and ``unseen_videos.txt``."""
+    from .synthetic_scenes import render_video, sample_video_scene
+
+    h, w = _size(image_size, max_objects, num_frames)
+    meta: dict = {"videos": {}}
+    vids = []
+    annotated = list(range(0, num_frames, 5))
+    for i in range(num_videos):
+        rng = np.random.default_rng([seed, _CODE["lvos"], zlib.crc32(split.encode()), i])
+        name = f"synth-lvos-{split}-{i:03d}"
+        scene = sample_video_scene(rng, h, w, num_frames, max_objects, late_start_stride=5)
+        frames, labels = render_video(scene, rng)
+        for kind in ("JPEGImages", "Annotations"):
+            os.makedirs(os.path.join(root, kind, name), exist_ok=True)
+        for t in range(num_frames):
+            _save_jpg(os.path.join(root, "JPEGImages", name, f"{t:08d}.jpg"), frames[t])
+        for t in annotated:
+            _save_palette_png(os.path.join(root, "Annotations", name, f"{t:08d}.png"), labels[t])
+        objects = {}
+        for k in sorted(int(x) for x in np.unique(labels[annotated]) if x not in (0, 255)):
+            shown = [t for t in annotated if (labels[t] == k).any()]
+            start, end = shown[0], annotated[-1]
+            objects[str(k)] = {"frame_range": {"start": start, "end": end, "frame_nums": (end - start) // 5 + 1}}
+        meta["videos"][name] = {"objects": objects}
+        vids.append(name)
+    with open(os.path.join(root, f"{split}_meta.json"), "w", encoding="utf-8") as f:
+        json.dump(meta, f, indent=1)
+    with open(os.path.join(root, "unseen_videos.txt"), "w", encoding="utf-8") as f:
+        f.write("".join(v + "\n" for v in unseen))
     return vids

@@ -1,5 +1,5 @@
 """Evaluation: one evaluator protocol (``base.VOSEvaluator``) with a registry; DAVIS 2017 J&F
-identical to the official toolkit (also MOSEv1), MOSEv2 J&F_new, VOST J / J_last, SA-V J&F; eval_record.json;
+identical to the official toolkit (also MOSEv1), MOSEv2 J&F_new, VOST J / J_last, LVOS J / F / V, SA-V J&F; eval_record.json;
 the YouTube-VOS submission writer."""
 
 from ..utils.palette import davis_palette, save_index_png
@@ -17,6 +17,7 @@ from .davis_evaluator import (
     write_csvs,
 )
 from .davis_metrics import boundary_f, boundary_map, boundary_radius, region_similarity, statistics
+from .lvos import LvosEvaluator, LvosResults
 from .mose_v2 import MoseV2Evaluator, MoseV2Results
 from .record import build_eval_record, write_eval_record
 from .results_io import MaskReadError, read_index_png
@@ -35,6 +36,8 @@ __all__ = [
     "BenchmarkResults",
     "DavisEvaluator",
     "EvaluationError",
+    "LvosEvaluator",
+    "LvosResults",
     "MoseV2Evaluator",
     "MoseV2Results",
     "SavEvaluator",

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from hodor.data.catalog import get_dataset_spec, load_dataset
-from hodor.data.synthetic_benchmarks import make_mose, make_sav, make_vost
+from hodor.data.synthetic_benchmarks import make_lvos, make_mose, make_sav, make_vost
 from hodor.inference.evaluate_dataset import build_dataset_evaluator
 
 
@@ -20,6 +20,7 @@ def root(tmp_path_factory):
     make_mose(str(r / "MOSE"), num_videos=2, num_frames=5)
     make_mose(str(r / "MOSEv2"), num_videos=2, num_frames=5, version=2)
     make_sav(str(r / "SA-V" / "sav_val"), "val", num_videos=2, num_frames=13)
+    make_lvos(str(r / "LVOS" / "valid"), num_videos=2, num_frames=21, unseen=["synth-lvos-valid-001"])
     return str(r)
 
 
@@ -62,6 +63,23 @@ def test_mose_v2_reader_and_perfect_score(root):
     g = ev.evaluate().global_metrics()
     assert g["J"] == 1.0 and g["J&F"] == g["J&F_new"]
     assert get_dataset_spec("mose_v2_valid").evaluator == ""
+
+
+def test_lvos_reader_and_perfect_score(root):
+    recs = load_dataset("lvos_v1_valid", root)
+    assert [r.video_id for r in recs] == ["synth-lvos-valid-000", "synth-lvos-valid-001"]
+    assert recs[0].frame_names[:2] == ["00000000", "00000001"] and recs[0].annotated_frames == [0, 5, 10, 15, 20]
+    with open(os.path.join(root, "LVOS", "valid", "valid_meta.json")) as f:
+        meta = json.load(f)["videos"]
+    for r in recs:
+        starts = {int(k): v["frame_range"]["start"] for k, v in meta[r.video_id]["objects"].items()}
+        assert r.object_first_frames == starts
+    ev = build_dataset_evaluator("lvos_v1_valid", recs)
+    assert ev.name == "lvos" and ev.unseen == {"synth-lvos-valid-001"}
+    for r in recs:
+        ev.process(r.video_id, _gt_maps(r))
+    g = ev.evaluate().global_metrics()
+    assert g["J&F-Mean"] == 1.0 and g["V-Mean"] == 0.0
 
 
 def test_sav_reader(root):

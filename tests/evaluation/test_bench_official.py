@@ -4,6 +4,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from hodor.evaluation import SavEvaluator, VostEvaluator
@@ -76,3 +77,24 @@ def test_mose_v2_matches_official(tmp_path):
     assert res.per_object() == OFFICIAL["mose_v2"]["rounded"]
     paths = res.write_tables(str(tmp_path))
     assert open(paths[0]).read() == _read("mose_scores.txt")
+
+
+def test_lvos_matches_official(tmp_path):
+    from hodor.evaluation import LvosEvaluator
+
+    root = os.path.join(FX, "LVOS")
+    gt = os.path.join(root, "Annotations")
+    res = _score(LvosEvaluator(gt, sorted(os.listdir(gt))), os.path.join(root, "results"))
+    off = OFFICIAL["lvos"]["all"]
+    for o in res.objects:
+        assert o.J == pytest.approx(off["J"]["M_per_object"][o.key], abs=1e-12), o.key
+        assert o.F == pytest.approx(off["F"]["M_per_object"][o.key], abs=1e-12), o.key
+        assert o.V == pytest.approx(off["V"]["M_per_object"][o.key], abs=1e-12), o.key
+    assert [o.key for o in res.objects] == list(off["J"]["M_per_object"])
+    g = res.global_metrics()
+    for group in ("seen", "unseen"):
+        for m in ("J", "F", "V"):
+            assert g[f"{m}-{group}-Mean"] == pytest.approx(float(np.mean(OFFICIAL["lvos"][group][m]["M"])), abs=1e-12)
+    gp, sp = res.write_tables(str(tmp_path))
+    assert open(gp).read() == _read("lvos_global_results-valid.csv")
+    assert open(sp).read() == _read("lvos_per-sequence_results-valid.csv")

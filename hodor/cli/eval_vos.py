@@ -4,10 +4,18 @@ Mode 1 (implemented): score an existing DAVIS results folder like the official t
 
     python tools/eval_vos.py --davis-root DAVIS --results RESULTS [--set val] [--out DIR] [--workers N]
 
+Any registered dataset, with its benchmark's own metric (hodor/cli/eval_dataset.py)::
+
+    python tools/eval_vos.py --dataset sav_val --results RESULTS            # score only
+    python tools/eval_vos.py --dataset vost_val --config-file CFG MODEL.WEIGHTS ckpt   # run + score
+    torchrun --nproc_per_node 4 tools/eval_vos.py --dataset lvos_v1_valid --config-file CFG ...
+
+Every evaluation writes ``eval_record.json`` next to its tables.
+
 Mode 2: ``--config-file CFG [--davis-root DAVIS] [--out DIR] [KEY VALUE ...]`` with
 ``MODEL.WEIGHTS`` runs the predictor over a DAVIS-layout dataset (or every ``DATASETS.TEST``
 entry), writes the PNGs, then scores them through the same ``_evaluate_and_report`` path
-(hodor/inference/eval_mode.py).
+(hodor/inference/predict_datasets.py).
 
 The official tool prints a message and exits 0 on broken predictions; we exit with status 2 and
 write no CSV, so a script cannot mistake an aborted run for a finished one.

@@ -87,10 +87,34 @@ def _evaluate_and_report(args: argparse.Namespace, results_dir: str) -> int:
         for p in write_csvs(res, tmp, precision=12, split=args.set):
             os.replace(p, os.path.join(out_dir, os.path.basename(p)[: -len(".csv")] + "-full.csv"))
         os.rmdir(tmp)
+    paths.append(_write_davis_record(args, res, out_dir, results_dir))
     print(format_table(res))
     for p in paths:
         print(f"wrote {p}")
     return EXIT_OK
+
+
+def _write_davis_record(args: argparse.Namespace, res, out_dir: str, results_dir: str) -> str:
+    """eval_record.json of a ``--davis-root`` scoring run (no inference settings: scoring only)."""
+    from ..evaluation.record import build_eval_record, write_eval_record
+
+    jpeg_root = os.path.join(args.davis_root, "JPEGImages", args.resolution)
+    frames_present = sum(
+        len([f for f in os.listdir(os.path.join(jpeg_root, s)) if f.lower().endswith(".jpg")]) for s in res.sequences
+    )
+    first_rows = {o.sequence: len(o.frames) for o in res.objects}
+    record = build_eval_record(
+        dataset=f"davis_folder:{os.path.abspath(args.davis_root)}",
+        split=args.set,
+        evaluator="davis",
+        videos_scored=res.sequences,
+        videos_present=res.sequences,
+        frames_scored=sum(first_rows.values()),
+        frames_present=frames_present,
+        metrics=res.global_metrics(),
+        extra={"results_dir": os.path.abspath(results_dir), "resolution_folder": args.resolution},
+    )
+    return write_eval_record(out_dir, record)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

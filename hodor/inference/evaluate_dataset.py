@@ -12,6 +12,7 @@ frame (``run_dataset.first_appearance_masks``).
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from collections.abc import Sequence
@@ -24,7 +25,14 @@ from tqdm import tqdm
 
 from ..data.catalog import get_dataset_spec
 from ..data.records import VideoRecord
-from ..evaluation.base import BenchmarkResults, EvaluationError, VOSEvaluator, build_evaluator, write_index_pngs
+from ..evaluation.base import (
+    EVALUATOR_REGISTRY,
+    BenchmarkResults,
+    EvaluationError,
+    VOSEvaluator,
+    build_evaluator,
+    write_index_pngs,
+)
 from ..evaluation.record import build_eval_record, write_eval_record
 from ..utils import comm
 from ..utils.logger import get_logger
@@ -145,7 +153,8 @@ def build_dataset_evaluator(name: str, records: Sequence[VideoRecord], workers: 
     if not spec.evaluator:
         return None
     kwargs: dict[str, Any] = {"gt_root": dataset_gt_root(name, records), "videos": [r.video_id for r in records]}
-    if workers > 1:
+    cls = EVALUATOR_REGISTRY.get(spec.evaluator)
+    if workers > 1 and "workers" in inspect.signature(cls).parameters:  # thread-parallel evaluators
         kwargs["workers"] = workers
     return build_evaluator(spec.evaluator, **kwargs)
 

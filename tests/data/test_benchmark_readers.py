@@ -153,3 +153,30 @@ def tiny_model_and_cfg():
     cfg = load_config(None, list(TINY_OPTS))
     torch.manual_seed(0)
     return build_model(cfg).eval(), cfg
+
+
+@pytest.mark.parametrize(
+    "name, ann, table",
+    [
+        ("vost_val", ("VOST", "Annotations"), "global_results-val.csv"),
+        ("mose_v1_train", ("MOSE", "train", "Annotations"), "global_results-train.csv"),
+        ("mose_v2_train", ("MOSEv2", "train", "Annotations"), "scores.txt"),
+        ("lvos_v1_valid", ("LVOS", "valid", "Annotations"), "global_results-valid.csv"),
+    ],
+)
+def test_eval_vos_dataset_scoring_only(root, tmp_path, name, ann, table):
+    """--dataset NAME --results DIR with the ground truth as predictions (thread workers where supported)."""
+    import shutil
+
+    from hodor.cli.eval_vos import main as eval_main
+
+    res = tmp_path / "res"
+    shutil.copytree(os.path.join(root, *ann), res)
+    out = tmp_path / "out"
+    args = ["--dataset", name, "--datasets-root", root, "--results", str(res), "--out", str(out), "--workers", "2"]
+    assert eval_main(args) == 0
+    assert (out / table).is_file()
+    record = json.loads((out / "eval_record.json").read_text())
+    assert record["dataset"] == name and record["num_videos_scored"] == record["num_videos_present"]
+    main = {"vost_val": "J-Mean", "mose_v1_train": "J&F-Mean", "mose_v2_train": "J", "lvos_v1_valid": "J-seen-Mean"}
+    assert record["metrics"][main[name]] == 1.0

@@ -1,7 +1,8 @@
 """``tools/eval_vos.py --dataset NAME``: any registered dataset, scored with its benchmark's metric.
 
 * ``--dataset NAME --results DIR``: score an existing results folder (in the benchmark's own
-  results layout, e.g. ``<video>/<frame>.png`` index PNGs, or SA-V's ``<video>/<object>/<frame>.png``).
+  results layout, e.g. ``<video>/<frame>.png`` index PNGs, or SA-V's ``<video>/<object>/<frame>.png``);
+  under ``torchrun --nproc_per_node N`` the videos are scored by N processes (gloo).
 * ``--dataset NAME --config-file CFG [KEY VALUE ...]``: run ``MODEL.WEIGHTS`` over the split
   (sharded over ranks under torchrun), write its PNGs to ``<out>/results``, then score.
 
@@ -24,7 +25,16 @@ EXIT_EVAL_ERROR = 2
 
 def _score_only(args: argparse.Namespace) -> int:
     from ..data.io import DataError
-    from ..inference.evaluate_dataset import build_dataset_evaluator, load_eval_records, split_of
+    from ..inference.evaluate_dataset import (
+        build_dataset_evaluator,
+        load_eval_records,
+        score_results_dir,
+        split_of,
+    )
+    from ..utils import comm
+
+    if comm.launched_by_torchrun():
+        comm.init_distributed(backend="gloo")  # scoring is CPU work: shard the videos over processes
 
     split = split_of(args.dataset, args.set)
     try:
@@ -34,13 +44,13 @@ def _score_only(args: argparse.Namespace) -> int:
             raise EvaluationError(f"dataset {args.dataset} has no local ground truth (no evaluator registered)")
         if not os.path.isdir(args.results):
             raise EvaluationError(f"results folder not found: {args.results}")
-        for rec in records:
-            evaluator.process(rec.video_id, os.path.join(args.results, rec.video_id))
-        results = evaluator.evaluate()
+        results = score_results_dir(evaluator, [r.video_id for r in records], args.results)
     except (EvaluationError, DataError, KeyError) as e:
         print(f"ERROR: {e}", file=sys.stderr)
         print("No results were written.", file=sys.stderr)
         return EXIT_EVAL_ERROR
+    if results is None:  # not rank 0
+        return EXIT_OK
     out_dir = args.out or args.results
     paths = results.write_tables(out_dir, split=split)
     record = build_eval_record(

@@ -94,28 +94,38 @@ def inference_on_dataset(
     n_frames, seconds, sizes = 0, 0.0, set()
     t_wall = time.perf_counter()
     bar = tqdm(shard, desc=f"videos (rank {rank})" if world > 1 else "videos", unit="video", disable=not progress)
-    for rec in bar:
-        bar.set_postfix_str(rec.video_id)
-        t0 = time.perf_counter()
-        preds = predict_video(predictor, rec)
-        seconds += time.perf_counter() - t0
-        n_frames += len(preds)
-        sizes.add(tuple(int(x) for x in next(iter(preds.values())).shape))
-        if results_dir is not None:
+    error: str | None = None
+    try:
+        for rec in bar:
+            bar.set_postfix_str(rec.video_id)
+            t0 = time.perf_counter()
+            preds = predict_video(predictor, rec)
+            seconds += time.perf_counter() - t0
+            n_frames += len(preds)
+            sizes.add(tuple(int(x) for x in next(iter(preds.values())).shape))
+            if results_dir is not None:
+                if evaluator is not None:
+                    evaluator.write_video(rec.video_id, preds, results_dir)
+                else:
+                    write_index_pngs(rec.video_id, preds, results_dir)
             if evaluator is not None:
-                evaluator.write_video(rec.video_id, preds, results_dir)
-            else:
-                write_index_pngs(rec.video_id, preds, results_dir)
-        if evaluator is not None:
-            evaluator.process(rec.video_id, preds)
-        del preds
+                evaluator.process(rec.video_id, preds)
+            del preds
+    except Exception as e:
+        if world == 1:
+            raise
+        error = f"rank {rank}: {type(e).__name__}: {e}"  # raised on every rank after the gather
     local: dict[str, Any] = {
         "scores": evaluator.video_results() if evaluator is not None else {},
         "frames": n_frames,
         "seconds": seconds,
         "sizes": sorted(sizes),
+        "error": error,
     }
     gathered = comm.all_gather_object(local)
+    errors = [g["error"] for g in gathered if g["error"]]
+    if errors:
+        raise RuntimeError("; ".join(errors))
     wall = time.perf_counter() - t_wall
     out = InferenceOutput(
         results=None,
@@ -132,6 +142,31 @@ def inference_on_dataset(
         out.results = evaluator.evaluate()
         out.frames_scored = evaluator.frames_scored()
     return out
+
+
+def score_results_dir(evaluator: VOSEvaluator, videos: Sequence[str], results_dir: str) -> BenchmarkResults | None:
+    """Score ``results_dir/<video>`` for every video (scoring only), sharded over the ranks when
+    distributed (``torchrun ... eval_vos.py --dataset NAME --results DIR`` scores with N processes).
+
+    Returns the aggregated results on rank 0, None on the other ranks.
+    """
+    rank, world = comm.get_rank(), comm.get_world_size()
+    evaluator.reset()
+    error: str | None = None
+    try:
+        for video in list(videos)[rank::world]:
+            evaluator.process(video, os.path.join(results_dir, video))
+    except EvaluationError as e:  # every rank must reach the gather, or the others hang
+        error = str(e)
+    gathered = comm.all_gather_object({"scores": evaluator.video_results(), "error": error})
+    errors = [g["error"] for g in gathered if g["error"]]
+    if errors:
+        raise EvaluationError(errors[0])
+    if not comm.is_main_process():
+        return None
+    for g in gathered:
+        evaluator.add_video_results(g["scores"])
+    return evaluator.evaluate()
 
 
 # --------------------------------------------------------------------------------------------

@@ -132,3 +132,29 @@ def test_cli_dataset_errors(davis_root, tmp_path, capsys):
     assert eval_main(["--dataset", f"davis_folder:{davis_root}", "--results", str(tmp_path / "nope")]) == 2
     assert "results folder not found" in capsys.readouterr().err
     assert eval_main(["--dataset", "youtube_vos_2019_valid", "--results", str(tmp_path)]) == 2
+
+
+FIXTURE = os.path.join(os.path.dirname(__file__), "..", "fixtures", "davis_eval", "fixture")
+
+
+def _score_worker(rank: int, world: int, port: int, out: str) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank)
+    )
+    torch.set_num_threads(1)
+    name = f"davis_folder:{os.path.join(FIXTURE, 'DAVIS')}"
+    assert eval_main(["--dataset", name, "--results", os.path.join(FIXTURE, "results"), "--out", out]) == 0
+    torch.distributed.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_scoring_only_over_two_processes_equals_official_csvs(tmp_path):
+    """torchrun-style scoring: 2 gloo processes shard the videos; rank 0's tables are the official ones."""
+    out = str(tmp_path / "out")
+    mp.spawn(_score_worker, args=(2, _free_port(), out), nprocs=2, join=True)
+    expected = os.path.join(FIXTURE, "..", "expected")
+    for name in ("global_results-val.csv", "per-sequence_results-val.csv"):
+        with open(os.path.join(expected, name), "rb") as f, open(os.path.join(out, name), "rb") as g:
+            assert g.read() == f.read(), name
+    with open(os.path.join(out, "eval_record.json")) as f:
+        assert json.load(f)["num_videos_scored"] == 8  # the sequences of ImageSets/2017/val.txt

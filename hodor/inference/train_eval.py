@@ -19,6 +19,14 @@ from torch import nn
 from ..data.catalog import get_dataset_spec
 from ..utils import comm
 from ..utils.logger import get_logger
+from .evaluate_dataset import (
+    build_dataset_evaluator,
+    inference_on_dataset,
+    load_eval_records,
+    record_for_run,
+    split_of,
+    write_record,
+)
 from .targets import resolve_test_dataset
 
 logger = get_logger(__name__)
@@ -58,15 +66,6 @@ def make_davis_eval_fn(cfg, model: nn.Module) -> Callable[[], dict[str, float]] 
         return None
 
     def evaluate() -> dict[str, float]:
-        from .evaluate_dataset import (
-            build_dataset_evaluator,
-            inference_on_dataset,
-            load_eval_records,
-            record_for_run,
-            split_of,
-            write_record,
-        )
-
         out: dict[str, float] = {}
         for i, name in enumerate(targets):
             split = split_of(name)

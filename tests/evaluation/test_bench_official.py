@@ -98,3 +98,25 @@ def test_lvos_matches_official(tmp_path):
     gp, sp = res.write_tables(str(tmp_path))
     assert open(gp).read() == _read("lvos_global_results-valid.csv")
     assert open(sp).read() == _read("lvos_per-sequence_results-valid.csv")
+
+
+def test_fixture_is_what_make_cases_writes(tmp_path):
+    """The committed fixture equals a fresh run of its generator (decoded masks and meta files)."""
+    import importlib.util
+
+    from PIL import Image
+
+    spec = importlib.util.spec_from_file_location("bench_make_cases", os.path.join(ROOT, "make_cases.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for part, fn in (("VOST", mod.vost), ("SA-V", mod.sav), ("MOSEv2", mod.mose), ("LVOS", mod.lvos)):
+        fn(str(tmp_path / part))
+    fresh = sorted(os.path.relpath(os.path.join(d, f), tmp_path) for d, _, fs in os.walk(tmp_path) for f in fs)
+    committed = sorted(os.path.relpath(os.path.join(d, f), FX) for d, _, fs in os.walk(FX) for f in fs)
+    assert fresh == committed
+    for rel in fresh:
+        a, b = os.path.join(tmp_path, rel), os.path.join(FX, rel)
+        if rel.endswith(".png"):
+            np.testing.assert_array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b)), err_msg=rel)
+        else:
+            assert open(a).read() == open(b).read(), rel

@@ -4,6 +4,14 @@ Mode 1 (implemented): score an existing DAVIS results folder like the official t
 
     python tools/eval_vos.py --davis-root DAVIS --results RESULTS [--set val] [--out DIR] [--workers N]
 
+Any registered dataset, with its benchmark's own metric (hodor/cli/eval_dataset.py)::
+
+    python tools/eval_vos.py --dataset sav_val --results RESULTS            # score only
+    python tools/eval_vos.py --dataset vost_val --weights CKPT               # run + score
+    torchrun --nproc_per_node 4 tools/eval_vos.py --dataset lvos_v1_valid --weights CKPT ...
+
+Every evaluation writes ``eval_record.json`` next to its tables.
+
 Mode 2: ``--weights CKPT [--config-file CFG] [--davis-root DAVIS] [--out DIR] [KEY VALUE ...]``
 runs the checkpoint (its stored config rebuilds the model; a config file or KEY VALUE pairs
 override) over a DAVIS-layout dataset (or every ``DATASETS.TEST`` entry), writes the PNGs, then
@@ -47,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--full-precision", action="store_true", help="also write *-full.csv copies with 12 decimals next to the CSVs"
     )
+    d = p.add_argument_group("any registered dataset (the benchmark's own metric)")
+    d.add_argument(
+        "--dataset",
+        default=None,
+        help="registered dataset name (davis_2017_val, vost_val, sav_val, mose_v1_train, ... or "
+        "davis_folder:PATH); with --results: score that folder; with --config-file: run the model, write "
+        "the PNGs to <out>/results, then score",
+    )
+    d.add_argument("--datasets-root", default="", help="datasets root (default: $HODOR_DATASETS or ./datasets)")
     m = p.add_argument_group("run a checkpoint first (mode 2)")
     m.add_argument("--weights", default=None, metavar="CKPT", help="checkpoint to run (same as MODEL.WEIGHTS CKPT)")
     m.add_argument("--config-file", default=None, help="config overriding the checkpoint's own (optional)")
@@ -75,6 +92,7 @@ def _evaluate_and_report(args: argparse.Namespace, results_dir: str) -> int:
         for p in write_csvs(res, tmp, precision=12, split=args.set):
             os.replace(p, os.path.join(out_dir, os.path.basename(p)[: -len(".csv")] + "-full.csv"))
         os.rmdir(tmp)
+    paths.append(_write_davis_record(args, res, out_dir, results_dir))
     print(format_table(res))
     for p in paths:
         print(f"wrote {p}")
@@ -104,12 +122,46 @@ def evaluate_checkpoint(cfg: CfgNode, args: argparse.Namespace) -> int:
     return status
 
 
+def _write_davis_record(args: argparse.Namespace, res, out_dir: str, results_dir: str) -> str:
+    """eval_record.json of a ``--davis-root`` scoring run (no inference settings: scoring only)."""
+    from ..evaluation.record import build_eval_record, write_eval_record
+
+    jpeg_root = os.path.join(args.davis_root, "JPEGImages", args.resolution)
+    frames_present = sum(
+        len([f for f in os.listdir(os.path.join(jpeg_root, s)) if f.lower().endswith(".jpg")]) for s in res.sequences
+    )
+    first_rows = {o.sequence: len(o.frames) for o in res.objects}
+    record = build_eval_record(
+        dataset=f"davis_folder:{os.path.abspath(args.davis_root)}",
+        split=args.set,
+        evaluator="davis",
+        videos_scored=res.sequences,
+        videos_present=res.sequences,
+        frames_scored=sum(first_rows.values()),
+        frames_present=frames_present,
+        metrics=res.global_metrics(),
+        extra={"results_dir": os.path.abspath(results_dir), "resolution_folder": args.resolution},
+    )
+    return write_eval_record(out_dir, record)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status (0 ok, 2 evaluation error or bad arguments)."""
     parser = build_parser()
     # No setup_logger() here: it imports torch (3 s), which mode 1 never needs; warnings still
     # reach stderr through logging's last-resort handler.
     args = parser.parse_args(argv)
+
+    if args.dataset:
+        if args.davis_root:
+            parser.error("--dataset and --davis-root are exclusive")
+        if not (args.config_file or args.weights or args.opts) and not args.results:
+            parser.error(
+                "--dataset needs --results DIR (score only) or --weights CKPT / --config-file CFG (run a model first)"
+            )
+        from .eval_dataset import run_dataset_evaluation
+
+        return run_dataset_evaluation(args)
 
     if args.config_file or args.weights or args.opts:
         # ---- Mode 2: run a checkpoint, then evaluate --------------------------------------------

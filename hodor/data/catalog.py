@@ -10,6 +10,11 @@ coco_2017_train / _val     image   coco/annotations/instances_{train,val}2017.js
 davis_2017_train / _val    video   DAVIS/{JPEGImages,Annotations}/480p/, DAVIS/ImageSets/2017/*.txt
 youtube_vos_2019_train     video   YouTube-VOS/train/{JPEGImages,Annotations,meta.json}
 youtube_vos_2019_valid     video   YouTube-VOS/valid/{JPEGImages,Annotations,meta.json}
+vost_train / _val          video   VOST/{JPEGImages,Annotations}/<video>/, VOST/ImageSets/{train,val}.txt
+mose_v1_train / _valid     video   MOSE/{train,valid}/{JPEGImages,Annotations}/<video>/
+mose_v2_train / _valid     video   MOSEv2/{train,valid}/{JPEGImages,Annotations}/<video>/, meta.json
+lvos_v1_valid, lvos_v2_valid video  LVOS/valid/, LVOSv2/valid/: {JPEGImages,Annotations}/<video>/, valid_meta.json
+sav_val / sav_test         video   SA-V/sav_{val,test}/{JPEGImages_24fps,Annotations_6fps}/, sav_<split>.txt
 hodor_<file>               either  hodor_workspace/dataset_json_annotations/<file>.json (original format)
 =========================  ======  ===============================================================
 
@@ -30,7 +35,9 @@ from hodor.utils.registry import Registry
 from .coco import load_coco_json
 from .davis import load_davis_folder
 from .hodor_json import load_hodor_json
+from .lvos import load_lvos
 from .records import ImageRecord, VideoRecord
+from .sav import load_sav
 from .youtube_vos import load_youtube_vos
 
 __all__ = [
@@ -56,13 +63,16 @@ class DatasetSpec:
 
     ``loader(root)`` returns the records; ``kind`` is "image" or "video"; ``clip_delta_scale``
     multiplies the clip frame distances (the original uses x2 for DAVIS, whose 24 fps frames are
-    all annotated, against YouTube-VOS's every-5th-frame annotations).
+    all annotated, against YouTube-VOS's every-5th-frame annotations). ``evaluator`` names the
+    registered evaluator (``hodor.evaluation.EVALUATOR_REGISTRY``) that scores the split with the
+    benchmark's own metric; empty = no local ground truth (a submission for a server).
     """
 
     name: str
     kind: str
     loader: Callable[[str], list]
     clip_delta_scale: float = 1.0
+    evaluator: str = ""
 
 
 DATASET_REGISTRY = Registry("dataset")
@@ -73,10 +83,12 @@ def resolve_root(cfg_root: str = "") -> str:
     return os.path.abspath(os.path.expanduser(cfg_root or os.environ.get(ENV_VAR, "") or DEFAULT_ROOT))
 
 
-def register_dataset(name: str, kind: str, loader: Callable[[str], list], clip_delta_scale: float = 1.0) -> DatasetSpec:
+def register_dataset(
+    name: str, kind: str, loader: Callable[[str], list], clip_delta_scale: float = 1.0, evaluator: str = ""
+) -> DatasetSpec:
     if kind not in ("image", "video"):
         raise ValueError(f"dataset '{name}': kind must be 'image' or 'video', got {kind!r}")
-    spec = DatasetSpec(name, kind, loader, clip_delta_scale)
+    spec = DatasetSpec(name, kind, loader, clip_delta_scale, evaluator)
     DATASET_REGISTRY.register(name, spec)
     return spec
 
@@ -89,7 +101,7 @@ def register_davis_folder(
     def _load(root: str) -> list[VideoRecord]:
         return load_davis_folder(os.path.join(root, folder), split, name, resolution)
 
-    return register_dataset(name, "video", _load, clip_delta_scale)
+    return register_dataset(name, "video", _load, clip_delta_scale, evaluator="davis")
 
 
 def register_hodor_json(name: str, json_file: str, image_root: str, kind: str) -> DatasetSpec:
@@ -105,7 +117,9 @@ def get_dataset_spec(name: str) -> DatasetSpec:
     """Look up a registered name; ``davis_folder:<path>`` is resolved on the fly."""
     if name.startswith("davis_folder:"):
         folder = name.split(":", 1)[1]
-        return DatasetSpec(name, "video", lambda root: load_davis_folder(os.path.join(root, folder), None, name))
+        return DatasetSpec(
+            name, "video", lambda root: load_davis_folder(os.path.join(root, folder), None, name), evaluator="davis"
+        )
     return DATASET_REGISTRY.get(name)
 
 
@@ -134,12 +148,54 @@ def _register_builtins() -> None:
             "video",
             lambda root, s=split: load_davis_folder(os.path.join(root, "DAVIS"), s, f"davis_2017_{s}"),
             clip_delta_scale=2.0,
+            evaluator="davis",
         )
     for split in ("train", "valid"):
         register_dataset(
             f"youtube_vos_2019_{split}",
             "video",
             lambda root, s=split: load_youtube_vos(os.path.join(root, "YouTube-VOS", s), f"youtube_vos_2019_{s}"),
+        )
+    for split in ("train", "val"):
+        register_dataset(
+            f"vost_{split}",
+            "video",
+            lambda root, s=split: load_davis_folder(os.path.join(root, "VOST"), s, f"vost_{s}", resolution="", year=""),
+            evaluator="vost",
+        )
+    for split in ("train", "valid"):
+        # MOSEv1 is scored on its server with the DAVIS toolkit; valid has first-frame masks only,
+        # so local scoring works on (held-out) train videos, which are fully annotated.
+        register_dataset(
+            f"mose_v1_{split}",
+            "video",
+            lambda root, s=split: load_davis_folder(os.path.join(root, "MOSE", s), None, f"mose_v1_{s}", resolution=""),
+            evaluator="davis" if split == "train" else "",
+        )
+    for split in ("train", "valid"):
+        # MOSEv2 is scored by MOSE-api's score.py (J&F_new); locally on held-out train videos
+        register_dataset(
+            f"mose_v2_{split}",
+            "video",
+            lambda root, s=split: load_davis_folder(
+                os.path.join(root, "MOSEv2", s), None, f"mose_v2_{s}", resolution=""
+            ),
+            evaluator="mose_v2" if split == "train" else "",
+        )
+    for version, folder in (("v1", "LVOS"), ("v2", "LVOSv2")):
+        for split in ("train", "valid", "test"):
+            register_dataset(
+                f"lvos_{version}_{split}",
+                "video",
+                lambda root, f=folder, s=split, v=version: load_lvos(os.path.join(root, f, s), s, f"lvos_{v}_{s}"),
+                evaluator="lvos" if split == "valid" else "",
+            )
+    for split in ("val", "test"):
+        register_dataset(
+            f"sav_{split}",
+            "video",
+            lambda root, s=split: load_sav(os.path.join(root, "SA-V", f"sav_{s}"), s, f"sav_{s}"),
+            evaluator="sav",
         )
     ws = "hodor_workspace"
     for json_name, img_dir, kind in [

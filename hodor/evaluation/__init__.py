@@ -1,8 +1,12 @@
-"""Evaluation: DAVIS 2017 J&F identical to the official toolkit, YouTube-VOS submission writer."""
+"""Evaluation: one evaluator protocol (``base.VOSEvaluator``) with a registry; DAVIS 2017 J&F
+identical to the official toolkit (also MOSEv1), MOSEv2 J&F_new, VOST J / J_last, LVOS J / F / V, SA-V J&F; eval_record.json;
+the YouTube-VOS submission writer."""
 
 from ..utils.palette import davis_palette, save_index_png
+from .base import EVALUATOR_REGISTRY, BenchmarkResults, EvaluationError, VOSEvaluator, build_evaluator
 from .davis_evaluator import (
     DavisEvalError,
+    DavisEvaluator,
     DavisResults,
     ObjectResult,
     PredictionAbortError,
@@ -13,7 +17,12 @@ from .davis_evaluator import (
     write_csvs,
 )
 from .davis_metrics import boundary_f, boundary_map, boundary_radius, region_similarity, statistics
+from .lvos import LvosEvaluator, LvosResults
+from .mose_v2 import MoseV2Evaluator, MoseV2Results
+from .record import build_eval_record, write_eval_record
 from .results_io import MaskReadError, read_index_png
+from .sav import SavEvaluator, SavResults
+from .vost import VostEvaluator, VostResults
 from .youtube_vos import (
     SubmissionError,
     expected_frames_from_jpegs,
@@ -23,6 +32,22 @@ from .youtube_vos import (
 )
 
 __all__ = [
+    "EVALUATOR_REGISTRY",
+    "BenchmarkResults",
+    "DavisEvaluator",
+    "EvaluationError",
+    "LvosEvaluator",
+    "LvosResults",
+    "MoseV2Evaluator",
+    "MoseV2Results",
+    "SavEvaluator",
+    "SavResults",
+    "VOSEvaluator",
+    "VostEvaluator",
+    "VostResults",
+    "build_eval_record",
+    "build_evaluator",
+    "write_eval_record",
     "DavisEvalError",
     "DavisResults",
     "MaskReadError",

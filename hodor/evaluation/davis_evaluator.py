@@ -25,6 +25,7 @@ import numpy as np
 from hodor.utils.labels import VOID_ID
 from hodor.utils.logger import get_logger
 
+from .base import EVALUATOR_REGISTRY, EvaluationError, VideoPredictions, VOSEvaluator
 from .davis_metrics import boundary_radius, frame_scores, statistics
 from .results_io import MaskReadError, read_index_png, write_table_csv
 
@@ -35,7 +36,7 @@ GLOBAL_HEADER = ["J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recal
 PER_OBJECT_HEADER = ["Sequence", "J-Mean", "F-Mean"]
 
 
-class DavisEvalError(ValueError):
+class DavisEvalError(EvaluationError):
     """The inputs cannot be evaluated; the message names the file and the problem."""
 
 
@@ -98,6 +99,13 @@ class DavisResults:
 
     def per_object_rows(self) -> list[tuple[str, float, float]]:
         return [(o.key, o.J_mean, o.F_mean) for o in self.objects]
+
+    def write_tables(self, out_dir: str, split: str = "val") -> list[str]:
+        """The two official CSVs (3 decimals, byte-identical to the toolkit)."""
+        return write_csvs(self, out_dir, precision=3, split=split)
+
+    def format_table(self) -> str:
+        return format_table(self)
 
 
 # --------------------------------------------------------------------------------------------
@@ -251,53 +259,126 @@ def _warn_extra_frames(plan: _SeqPlan, preds: _Predictions) -> str | None:
     return msg
 
 
+@dataclass
+class _VideoScores:
+    """What ``DavisEvaluator.process`` keeps of one video: per-object per-frame J and F."""
+
+    name: str
+    frames: list[str]  # scored frame stems
+    J: np.ndarray  # float64 [K, n]
+    F: np.ndarray  # float64 [K, n]
+    radius: int
+    warnings: list[str]
+
+    @property
+    def num_frames_scored(self) -> int:
+        return len(self.frames)
+
+
+def _video_dir_predictions(folder: str) -> _Predictions:
+    """Predictions of one video read from ``folder/<frame>.png`` (the video's results folder)."""
+    parent, name = os.path.split(os.path.normpath(folder))
+    inner = _dir_predictions(parent)
+    return _Predictions(
+        lambda seq, fid: inner.load(name, fid),
+        lambda seq, fid: inner.describe(name, fid),
+        lambda seq: inner.frame_ids(name),
+    )
+
+
+@EVALUATOR_REGISTRY.register("davis")
+class DavisEvaluator(VOSEvaluator):
+    """DAVIS 2017 semi-supervised J&F (also MOSEv1, whose server uses the DAVIS toolkit).
+
+    ``gt_root/<video>/<frame>.png`` holds the ground truth; ``jpeg_root`` (optional) is checked
+    for frames like the official tool does. Every video's first GT frame is read when the
+    evaluator is built, so broken ground truth fails before any inference runs. Frames of a
+    video are scored on a thread pool of ``workers`` threads (decoding and dilation release the
+    GIL); results are collected in frame order, so the first reported error is deterministic.
+    """
+
+    name = "davis"
+
+    def __init__(self, gt_root: str, videos: Sequence[str], workers: int = 1, jpeg_root: str | None = None) -> None:
+        videos = list(videos)
+        if not videos:
+            raise DavisEvalError("no sequences to evaluate")
+        for seq in videos:
+            if not seq:
+                raise DavisEvalError("empty sequence name in the sequence list")
+            if jpeg_root is not None:
+                jdir = os.path.join(jpeg_root, seq)
+                if not os.path.isdir(jdir) or not any(f.lower().endswith(".jpg") for f in os.listdir(jdir)):
+                    raise DavisEvalError(f"sequence {seq!r}: no JPEG frames in {jdir}")
+        super().__init__(gt_root, videos)
+        self.workers = max(1, int(workers))
+        self._pool: ThreadPoolExecutor | None = None
+        self.plans = dict(zip(videos, self._map(lambda s: _plan_sequence(s, os.path.join(self.gt_root, s)), videos)))
+
+    def _map(self, fn: Callable, items: Sequence) -> list:
+        if self.workers == 1 or len(items) < 2:
+            return [fn(x) for x in items]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.workers)
+        try:
+            return list(self._pool.map(fn, items))  # yields in submission order
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Stop the worker threads (a later ``process`` starts new ones)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def score_video(self, video: str, predictions: VideoPredictions | _Predictions) -> _VideoScores:
+        if isinstance(predictions, _Predictions):
+            preds = predictions
+        elif isinstance(predictions, str | os.PathLike):
+            preds = _video_dir_predictions(os.fspath(predictions))
+        else:
+            preds = _dict_predictions({video: predictions})
+        plan = self.plans[video]
+        scores = self._map(lambda t: _score_frame(plan, t, preds), range(1, len(plan.frame_ids) - 1))
+        warnings = [w for w in [_warn_extra_frames(plan, preds)] if w]
+        k = plan.num_objects
+        j = np.stack([s[0] for s in scores], axis=1) if k else np.zeros((0, len(scores)))  # [K, n]
+        f = np.stack([s[1] for s in scores], axis=1) if k else np.zeros((0, len(scores)))
+        return _VideoScores(video, plan.frame_ids[1:-1], j, f, plan.radius, warnings)
+
+    def evaluate(self) -> DavisResults:
+        self.close()
+        objects: list[ObjectResult] = []
+        warnings: list[str] = []
+        radius: dict[str, int] = {}
+        for video, vs in self.ordered_results():
+            warnings += vs.warnings
+            radius[video] = vs.radius
+            if vs.J.shape[0] == 0:
+                msg = f"sequence {video!r}: the first GT frame has no objects; nothing is scored"
+                logger.warning(msg)
+                warnings.append(msg)
+                continue
+            for i in range(vs.J.shape[0]):
+                objects.append(ObjectResult(video, i + 1, list(vs.frames), vs.J[i].copy(), vs.F[i].copy()))
+        if not objects:
+            raise DavisEvalError(
+                f"no objects to score: the first GT frame of every sequence in {self.gt_root} is empty"
+            )
+        return DavisResults(list(self.videos), objects, radius, warnings)
+
+
 def _evaluate(
     gt_root: str, sequences: Sequence[str], preds: _Predictions, workers: int, jpeg_root: str | None = None
 ) -> DavisResults:
-    sequences = list(sequences)
-    if not sequences:
-        raise DavisEvalError("no sequences to evaluate")
-    for seq in sequences:
-        if not seq:
-            raise DavisEvalError("empty sequence name in the sequence list")
-        if jpeg_root is not None:
-            jdir = os.path.join(jpeg_root, seq)
-            if not os.path.isdir(jdir) or not any(f.lower().endswith(".jpg") for f in os.listdir(jdir)):
-                raise DavisEvalError(f"sequence {seq!r}: no JPEG frames in {jdir}")
-
-    workers = max(1, int(workers))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        plans = list(pool.map(lambda s: _plan_sequence(s, os.path.join(gt_root, s)), sequences))
-        tasks = [(plan, t) for plan in plans for t in range(1, len(plan.frame_ids) - 1)]
-        # map() yields in submission order, so the first exception seen is the earliest frame
-        # in (val.txt, frame) order, as in a sequential run.
-        it = pool.map(lambda pt: _score_frame(pt[0], pt[1], preds), tasks)
-        try:
-            scores = list(it)
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-
-    warnings = [w for w in (_warn_extra_frames(p, preds) for p in plans) if w]
-    objects: list[ObjectResult] = []
-    pos = 0
-    for plan in plans:
-        n = len(plan.frame_ids) - 2
-        seq_scores = scores[pos : pos + n]
-        pos += n
-        if plan.num_objects == 0:
-            msg = f"sequence {plan.name!r}: the first GT frame has no objects; nothing is scored"
-            logger.warning(msg)
-            warnings.append(msg)
-            continue
-        j = np.stack([s[0] for s in seq_scores], axis=1)  # [K, n]
-        f = np.stack([s[1] for s in seq_scores], axis=1)
-        frames = plan.frame_ids[1:-1]
-        for i in range(plan.num_objects):
-            objects.append(ObjectResult(plan.name, i + 1, frames, j[i].copy(), f[i].copy()))
-    if not objects:
-        raise DavisEvalError(f"no objects to score: the first GT frame of every sequence in {gt_root} is empty")
-    return DavisResults(sequences, objects, {p.name: p.radius for p in plans}, warnings)
+    ev = DavisEvaluator(gt_root, sequences, workers, jpeg_root)
+    try:
+        for seq in ev.videos:
+            ev.process(seq, preds)
+        return ev.evaluate()
+    finally:
+        ev.close()
 
 
 def read_sequence_list(path: str) -> list[str]:

@@ -1,13 +1,19 @@
-"""Streaming video inference: the per-video predictor, test-time preprocessing, dataset runner."""
+"""Streaming video inference: the per-video predictor, test-time preprocessing, dataset runners and
+``inference_on_dataset`` (predict a split and feed its evaluator, sharded under torchrun)."""
 
+from .evaluate_dataset import InferenceOutput, build_dataset_evaluator, inference_on_dataset, predict_video
 from .model_loading import build_inference_model, resolve_device
 from .predictor import VideoPredictor
 from .preprocess import padded_hw, preprocess_frame, preprocess_mask, resized_hw
 from .run_dataset import first_appearance_masks, run_dataset, run_records, run_video
 
 __all__ = [
+    "InferenceOutput",
     "VideoPredictor",
     "build_inference_model",
+    "build_dataset_evaluator",
+    "inference_on_dataset",
+    "predict_video",
     "first_appearance_masks",
     "padded_hw",
     "preprocess_frame",

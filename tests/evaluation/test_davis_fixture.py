@@ -127,3 +127,7 @@ def test_cli_writes_official_csvs_into_results_folder(tmp_path, capsys):
             assert (res_dir / name).read_bytes() == f.read()
     out = capsys.readouterr().out
     assert "J&F-Mean" in out and "0.817" in out and "dev-grey-zeropad_3" in out
+    record = json.loads((res_dir / "eval_record.json").read_text())
+    with open(os.path.join(ROOT, "fixture", "DAVIS", "ImageSets", "2017", "val.txt")) as f:
+        assert record["videos"] == sorted(f.read().split())
+    assert record["evaluator"] == "davis" and record["inference"] is None

@@ -1,5 +1,6 @@
 """In-training DAVIS evaluation: the function the trainer's EvalHook calls every TEST.EVAL_PERIOD."""
 
+import json
 import math
 import os
 
@@ -34,10 +35,17 @@ def test_eval_fn_scores_the_first_videos(tiny_model, davis_root, tmp_path):
     for key in ("J&F-Mean", "J-Mean", "F-Mean", "J-Recall", "J-Decay"):
         assert key in out and math.isfinite(out[key])
     assert 0.0 <= out["J&F-Mean"] <= 1.0
-    pred_root = os.path.join(str(tmp_path), "eval_during_training")
-    (dataset_dir,) = os.listdir(pred_root)
-    videos = sorted(os.listdir(os.path.join(pred_root, dataset_dir)))
-    assert videos == ["synth-val-000", "synth-val-001"], videos  # TEST.MAX_VIDEOS limits the videos
+    rec_root = os.path.join(str(tmp_path), "eval_during_training")
+    (dataset_dir,) = os.listdir(rec_root)
+    # scored in memory: no PNG round trip, only the protocol record
+    assert os.listdir(os.path.join(rec_root, dataset_dir)) == ["eval_record.json"]
+    with open(os.path.join(rec_root, dataset_dir, "eval_record.json")) as f:
+        record = json.load(f)
+    assert record["videos"] == ["synth-val-000", "synth-val-001"]  # TEST.MAX_VIDEOS limits the videos
+    assert record["num_videos_present"] == 3 and record["videos_not_scored"] == ["synth-val-002"]
+    assert record["num_frames_scored"] == 2 * 2  # 4 frames per video, first and last not scored
+    assert record["num_frames_present"] == 2 * 4
+    assert record["metrics"]["J&F-Mean"] == pytest.approx(out["J&F-Mean"])
 
 
 def test_non_davis_test_sets_are_skipped(tmp_path):

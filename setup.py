@@ -47,6 +47,8 @@ setup(
     ],
     extras_require={
         "dev": ["pytest>=7.4", "pytest-timeout>=2.2", "ruff>=0.6"],
+        # ONNX export (hodor-export) and the onnxruntime predictor backend; not needed otherwise.
+        "export": ["onnx>=1.17", "onnxscript>=0.3", "onnxruntime>=1.20"],
     },
     entry_points={
         "console_scripts": [
@@ -54,6 +56,7 @@ setup(
             "hodor-eval-vos = hodor.evaluation.cli:main",
             "hodor-infer-video = hodor.inference.video_cli:main",
             "hodor-synthetic = hodor.data.synthetic:cli",
+            "hodor-export = hodor.export.cli:main",
         ],
     },
 )

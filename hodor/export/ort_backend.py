@@ -130,3 +130,21 @@ def onnx_video_predictor(export_dir: str, num_threads: int = 0, verify_hash: boo
     )
     kw.update(overrides)
     return VideoPredictor(backend, **kw)
+
+
+# INFERENCE keys a user may still override on the command line with the onnx backend (the
+# normalisation and size divisibility are baked into how the graphs were exported).
+_CLI_OVERRIDES = {
+    "INFERENCE.TEMPORAL_WINDOW": "temporal_window",
+    "INFERENCE.MIN_DIM": "min_dim",
+    "INFERENCE.MAX_DIM": "max_dim",
+}
+
+
+def onnx_video_predictor_for_cli(export_dir: str, cfg, opts: Sequence[str]):
+    """``hodor-infer-video --backend onnx``: the manifest's settings, except INFERENCE keys given as KEY VALUE."""
+    if not export_dir:
+        raise ExportError("--backend onnx needs --onnx-dir DIR (a directory written by hodor-export)")
+    given = set(opts[0::2])
+    kw = {arg: cfg[key.split(".")[0]][key.split(".")[1]] for key, arg in _CLI_OVERRIDES.items() if key in given}
+    return onnx_video_predictor(export_dir, **kw)

@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config-file", default="", metavar="FILE", help="YAML config (may use _BASE_)")
     parser.add_argument("--no-overlay", action="store_true", help="do not write overlay.mp4")
     parser.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the masks (default 0.5)")
+    parser.add_argument(
+        "--backend", choices=("torch", "onnx"), default="torch", help="torch (default) or onnx (onnxruntime)"
+    )
+    parser.add_argument("--onnx-dir", default="", metavar="DIR", help="hodor-export output, for --backend onnx")
     return parser
 
 
@@ -68,9 +72,14 @@ def run(args: argparse.Namespace) -> dict:
     specs = [parse_mask_spec(s) for s in args.mask]
     masks = load_masks(specs, (source.height, source.width), len(source) or None)
 
-    device = resolve_device(cfg.DEVICE)
-    model = build_inference_model(cfg, device)
-    predictor = VideoPredictor.from_config(model, cfg, device=device)
+    if args.backend == "onnx":
+        from ..export.ort_backend import onnx_video_predictor_for_cli
+
+        predictor = onnx_video_predictor_for_cli(args.onnx_dir, cfg, args.opts)
+    else:
+        device = resolve_device(cfg.DEVICE)
+        model = build_inference_model(cfg, device)
+        predictor = VideoPredictor.from_config(model, cfg, device=device)
 
     mask_dir = os.path.join(args.output, "masks")
     os.makedirs(mask_dir, exist_ok=True)

@@ -204,3 +204,44 @@ def test_export_errors(tiny, tmp_path, capsys):
     torch.save({"model": model.state_dict(), "config": wrong}, mism)
     assert export_main(["--weights", mism, "--out", str(tmp_path / "o")]) == 2
     assert mism in capsys.readouterr().err
+
+
+def test_infer_video_cli_onnx_backend(tiny, tmp_path, capsys):
+    """``infer_video --backend onnx --onnx-dir`` writes the same masks as the torch backend."""
+    from hodor.data.io import read_index_mask
+    from hodor.evaluation.palette import save_index_png
+    from hodor.inference.video_cli import main as infer_main
+
+    frames = synthetic_video(5, 64, 96, seed=3)
+    (tmp_path / "frames").mkdir()
+    from PIL import Image
+
+    for i, f in enumerate(frames):
+        Image.fromarray(f).save(tmp_path / "frames" / f"{i:03d}.png")
+    m = np.zeros((64, 96), np.uint8)
+    m[box_mask(64, 96, 8, 28, 10, 34)] = 4
+    save_index_png(str(tmp_path / "first.png"), m)
+    common = [str(tmp_path / "frames"), "--mask", str(tmp_path / "first.png"), "--no-overlay"]
+    assert infer_main([*common, "--output", str(tmp_path / "t"), "MODEL.WEIGHTS", tiny["ckpt"], *TINY_OPTS]) == 0
+    assert infer_main([*common, "--output", str(tmp_path / "o"), "--backend", "onnx", "--onnx-dir", tiny["dir"]]) == 0
+    names = sorted(os.listdir(tmp_path / "t" / "masks"))
+    assert names == sorted(os.listdir(tmp_path / "o" / "masks")) and len(names) == 5
+    t = np.stack([read_index_mask(str(tmp_path / "t" / "masks" / n)) for n in names])
+    o = np.stack([read_index_mask(str(tmp_path / "o" / "masks" / n)) for n in names])
+    assert (t == o).mean() >= 0.999 and (o == 4).any()
+    # a missing directory is a clear error (exit 2) naming it
+    assert infer_main([*common, "--output", str(tmp_path / "x"), "--backend", "onnx", "--onnx-dir", "nope"]) == 2
+    assert "nope: no such ONNX export directory" in capsys.readouterr().err
+    assert infer_main([*common, "--output", str(tmp_path / "x"), "--backend", "onnx"]) == 2
+    assert "--backend onnx needs --onnx-dir" in capsys.readouterr().err
+
+
+def test_missing_extra_says_how_to_install(tiny, tmp_path, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
+    with pytest.raises(ExportError, match=r"needs onnxruntime.*pip install .*\.\[export\]"):
+        OnnxBackend(tiny["dir"])
+    monkeypatch.setitem(sys.modules, "onnxscript", None)
+    assert export_main(["--weights", tiny["ckpt"], "--out", str(tmp_path / "o")]) == 2
+    assert "needs onnxscript" in capsys.readouterr().err

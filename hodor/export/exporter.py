@@ -13,6 +13,7 @@ them (windowing, thresholding, re-encoding) stays in :class:`hodor.inference.Vid
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import time
@@ -114,7 +115,8 @@ def export_model(
         raise ExportError(f"INPUT.SIZE_DIVISIBILITY must be a multiple of 32 for export, got {size_divisibility}")
     os.makedirs(out_dir, exist_ok=True)
     dtype = _DTYPES[precision]
-    model = model.eval().to(device="cpu", dtype=dtype)
+    # A copy: the caller's model keeps its device, dtype and train/eval mode.
+    model = copy.deepcopy(model).eval().to(device="cpu", dtype=dtype)
     dim, num_bg = int(model.decoder.dim), int(model.num_bg_descriptors)
     modules = {"backbone": BackboneGraph(model), "encoder": EncoderGraph(model), "decoder": DecoderGraph(model)}
     specs = graph_specs(dim, num_bg)

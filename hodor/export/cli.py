@@ -34,7 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", required=True, metavar="CKPT", help="checkpoint (.pth, .safetensors or output dir)")
     p.add_argument("--config-file", default="", metavar="FILE", help="YAML config (default: the checkpoint's)")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (graphs + manifest.json)")
-    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (>= 16; default {DEFAULT_OPSET})")
+    p.add_argument(
+        "--opset",
+        type=int,
+        default=DEFAULT_OPSET,
+        help=f"ONNX opset (>= 18 with torch's exporter; default {DEFAULT_OPSET})",
+    )
     p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="graph precision (default fp32)")
     return p
 

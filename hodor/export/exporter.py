@@ -39,6 +39,8 @@ from .manifest import (
 logger = get_logger(__name__)
 
 DEFAULT_OPSET = 18
+# Lower opsets only through onnx's version converter, which has no LayerNormalization before 17.
+EXPORTER_MIN_OPSET = 18
 PRECISIONS = ("fp32", "fp16")
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
 
@@ -80,6 +82,16 @@ def _dynamic_shapes():
     }
 
 
+def _check_opset(path: str, opset: int) -> None:
+    """The written graph must use the requested opset (the exporter silently keeps its own otherwise)."""
+    import onnx
+
+    proto = onnx.load(path, load_external_data=False)
+    got = [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")]
+    if got != [opset]:
+        raise ExportError(f"{path}: graph uses opset {got}, not the requested {opset}")
+
+
 @dataclass
 class ExportResult:
     manifest: Manifest
@@ -108,6 +120,12 @@ def export_model(
         raise ExportError(
             f"--opset {opset} is too old: the deformable convolution needs ONNX GridSample, available from "
             f"opset {MIN_OPSET}; use --opset {DEFAULT_OPSET} (default)"
+        )
+    if opset < EXPORTER_MIN_OPSET:
+        raise ExportError(
+            f"--opset {opset}: torch's ONNX exporter implements opset {EXPORTER_MIN_OPSET} and later only; its "
+            "down-conversion fails on the encoder's and decoder's LayerNormalization (opset 17+), so "
+            f"use --opset {EXPORTER_MIN_OPSET} or later"
         )
     if precision not in PRECISIONS:
         raise ExportError(f"--precision must be one of {list(PRECISIONS)}, got {precision!r}")
@@ -148,6 +166,7 @@ def export_model(
             except Exception as e:  # the exporter raises many types; name the graph and the cause
                 raise ExportError(f"{path}: exporting the {name} graph failed: {type(e).__name__}: {e}") from e
         seconds[name] = time.perf_counter() - t0
+        _check_opset(path, opset)
         io_dtype = "float16" if precision == "fp16" else "float32"
         entries[name] = GraphEntry(
             file=spec.filename,

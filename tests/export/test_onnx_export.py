@@ -184,6 +184,8 @@ def test_export_errors(tiny, tmp_path, capsys):
         export_from_config(cfg, model, str(tmp_path / "o"), opset=15)
     assert export_main(["--weights", tiny["ckpt"], "--out", str(tmp_path / "o"), "--opset", "13"]) == 2
     assert "GridSample" in capsys.readouterr().err
+    with pytest.raises(ExportError, match=r"--opset 17: .*implements opset 18 and later"):
+        export_from_config(cfg, model, str(tmp_path / "o"), opset=17)
     # a checkpoint whose stored config cannot be rebuilt
     bad = str(tmp_path / "bad_cfg.pth")
     broken = cfg_to_dict(cfg)

@@ -78,16 +78,25 @@ def run(args: argparse.Namespace) -> dict:
         model = build_model(cfg)
         load_model_weights(model, args.weights)
         model.eval()
-        factories["torch"] = lambda: VideoPredictor(
-            model,
+        settings = dict(
             temporal_window=cfg.INFERENCE.TEMPORAL_WINDOW,
-            min_dim=args.min_dim,
             max_dim=cfg.INFERENCE.MAX_DIM,
             pixel_mean=cfg.INPUT.PIXEL_MEAN,
             pixel_std=cfg.INPUT.PIXEL_STD,
             size_divisibility=cfg.INPUT.SIZE_DIVISIBILITY,
-            device="cpu",
         )
+        if "onnx" in want:  # same settings as the export (e.g. a window given at export time)
+            from hodor.export import Manifest
+
+            m = Manifest.read(args.onnx_dir)
+            settings = dict(
+                temporal_window=m.temporal_window,
+                max_dim=m.max_dim,
+                pixel_mean=m.pixel_mean,
+                pixel_std=m.pixel_std,
+                size_divisibility=m.size_divisibility,
+            )
+        factories["torch"] = lambda: VideoPredictor(model, min_dim=args.min_dim, device="cpu", **settings)
     h, w = args.height, args.width
     bg = np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)
     video = [synthetic_frame(t, h, w, args.objects, bg) for t in range(args.frames + 1)]

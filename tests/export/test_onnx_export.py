@@ -247,3 +247,19 @@ def test_missing_extra_says_how_to_install(tiny, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "onnxscript", None)
     assert export_main(["--weights", tiny["ckpt"], "--out", str(tmp_path / "o")]) == 2
     assert "needs onnxscript" in capsys.readouterr().err
+
+
+def test_bench_onnx_script_runs_both_backends(tiny):
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "bench_onnx.py")
+    spec = importlib.util.spec_from_file_location("bench_onnx", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    args = mod.build_parser().parse_args(
+        ["--onnx-dir", tiny["dir"], "--weights", tiny["ckpt"], "--height", "64", "--width", "96"]
+        + ["--min-dim", "64", "--frames", "2", "--rounds", "2"]
+    )
+    res = mod.run(args)
+    assert len(res["onnx_s_per_frame_all"]) == len(res["torch_s_per_frame_all"]) == 2
+    assert res["onnx_over_torch"] > 0 and res["masks_equal_fraction"] >= 0.999

@@ -52,6 +52,8 @@ setup(
         # hodor-demo (browser demo); demo-test: what its tests add (in-process client, real browser)
         "demo": ["fastapi>=0.110", "uvicorn>=0.27", "python-multipart>=0.0.9"],
         "demo-test": ["httpx>=0.25", "selenium>=4.15"],
+        # ONNX export (hodor-export) and the onnxruntime predictor backend; not needed otherwise.
+        "export": ["onnx>=1.17", "onnxscript>=0.3", "onnxruntime>=1.20"],
     },
     entry_points={
         "console_scripts": [
@@ -61,6 +63,7 @@ setup(
             "hodor-synthetic = hodor.data.synthetic:cli",
             "hodor-recipe-report = hodor.training.recipe_report:main",
             "hodor-demo = hodor.demo.cli:main",
+            "hodor-export = hodor.export.cli:main",
         ],
     },
 )

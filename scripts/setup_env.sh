@@ -15,7 +15,8 @@ if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ]; then
     .venv/bin/python -m pip install -q --upgrade pip
     # torch first, pinned: nothing later may replace it with another build.
     .venv/bin/python -m pip install -q -c constraints.txt torch torchvision
-    .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev]"
+    # the export extra (onnx, onnxscript, onnxruntime) too: the test suite checks the ONNX export.
+    .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev,export]"
     # the browser demo and its tests (tests/demo); chromium itself comes from .ci/run (apt)
     .venv/bin/python -m pip install -q -c constraints.txt -e ".[demo,demo-test]"
     echo "$WANT" > "$STAMP"

@@ -29,7 +29,7 @@ LAYERS: list[list[str]] = [
     ["hodor.data", "hodor.checkpoint"],
     ["hodor.engine", "hodor.inference"],
     ["hodor.training"],  # HODOR's method on the generic engine; its in-training evaluation runs inference
-    ["hodor.parity"],
+    ["hodor.parity", "hodor.export"],  # export: the streaming predictor's networks as ONNX graphs
     ["hodor.api"],  # the Python API (load_predictor, propagate) over inference and checkpoint
     ["hodor.cli", "hodor.demo"],  # entry points: command lines and the browser demo
 ]

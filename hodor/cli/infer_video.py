@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"no progress bar (it is only shown on a terminal anyway; or set {PROGRESS_ENV}=0)",
     )
+    parser.add_argument(
+        "--backend", choices=("torch", "onnx"), default="torch", help="torch (default) or onnx (onnxruntime)"
+    )
+    parser.add_argument("--onnx-dir", default="", metavar="DIR", help="hodor-export output, for --backend onnx")
     return parser
 
 
@@ -100,9 +104,14 @@ def run(args: argparse.Namespace) -> dict:
         void_255=getattr(args, "mask_255_void", False),
     )
 
-    device = resolve_device(cfg.DEVICE)
-    model = build_inference_model(cfg, device)
-    predictor = VideoPredictor.from_config(model, cfg, device=device)
+    if args.backend == "onnx":
+        from ..export.ort_backend import onnx_video_predictor_for_cli
+
+        predictor = onnx_video_predictor_for_cli(args.onnx_dir, cfg, args.opts)
+    else:
+        device = resolve_device(cfg.DEVICE)
+        model = build_inference_model(cfg, device)
+        predictor = VideoPredictor.from_config(model, cfg, device=device)
 
     mask_dir = os.path.join(args.output, "masks")
     os.makedirs(mask_dir, exist_ok=True)

@@ -46,7 +46,7 @@ Differences from the original, all outside the maths:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,6 +57,7 @@ from torch import Tensor, nn
 from ..modeling.masks import downsample_masks, encoder_masks_from_probs, first_object_channel, grid_cells
 from ..utils.device import PRECISION_DTYPES
 from ..utils.logger import get_logger
+from .backend import PredictorBackend, TorchBackend
 from .preprocess import padded_hw, preprocess_frame, preprocess_mask, resized_hw, to_original_size
 
 logger = get_logger(__name__)
@@ -86,7 +87,9 @@ class VideoPredictor:
 
     Args:
         model: a HODOR model with ``extract_features``, ``encode``, ``decode`` and
-            ``num_bg_descriptors`` (see ``hodor.modeling``).
+            ``num_bg_descriptors`` (see ``hodor.modeling``; run through :class:`TorchBackend`), or
+            any :class:`PredictorBackend`, e.g. ``hodor.export.OnnxBackend`` (exported graphs in
+            onnxruntime; ``precision`` is then the graphs' own).
         temporal_window: W, number of past frames whose descriptors the decoder attends to.
         min_dim, max_dim: test-time size (shorter side, cap on the longer side).
         pixel_mean, pixel_std: RGB normalisation on the 0-255 scale.
@@ -106,7 +109,7 @@ class VideoPredictor:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: nn.Module | PredictorBackend,
         *,
         temporal_window: int = 7,
         min_dim: int = 512,
@@ -132,17 +135,19 @@ class VideoPredictor:
         self.pixel_std = [float(v) for v in pixel_std]
         self.size_divisibility = int(size_divisibility)
         self.precision = precision
-        if device is None:
-            p = next(iter(model.parameters()), None)
-            device = p.device if p is not None else "cpu"
-        self.device = torch.device(device)
-        self.num_bg = int(model.num_bg_descriptors)
+        self.backend: PredictorBackend = (
+            TorchBackend(model, precision, device) if isinstance(model, nn.Module) else model
+        )
+        self.device = self.backend.device if device is None else torch.device(device)
+        self.num_bg = int(self.backend.num_bg_descriptors)
         self.observer = observer
         self.exact_given_masks = bool(exact_given_masks)
         self.reset()
 
     @classmethod
-    def from_config(cls, model: nn.Module, cfg, device: torch.device | str | None = None) -> VideoPredictor:
+    def from_config(
+        cls, model: nn.Module | PredictorBackend, cfg, device: torch.device | str | None = None
+    ) -> VideoPredictor:
         """Build from a full hodor config (reads INFERENCE.* and INPUT.PIXEL_MEAN/STD/SIZE_DIVISIBILITY)."""
         return cls(
             model,
@@ -179,21 +184,9 @@ class VideoPredictor:
         return len(self._history)
 
     # ------------------------------------------------------------------ helpers
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        dtype = PRECISION_DTYPES[self.precision]
-        if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=dtype)
-
-    @contextlib.contextmanager
-    def _eval_mode(self) -> Iterator[None]:
-        """Dropout off during inference, restoring the caller's mode (the trainer's eval hook)."""
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            yield
-        finally:
-            self.model.train(was_training)
+    def _eval_mode(self) -> contextlib.AbstractContextManager:
+        """The backend's per-step context (a torch model: dropout off, the caller's mode restored)."""
+        return self.backend.session()
 
     def _init_video(self, h: int, w: int) -> None:
         self.orig_hw = (h, w)
@@ -243,8 +236,7 @@ class VideoPredictor:
         if p is None:
             return
         self._pending = None
-        with self._autocast():
-            fg, bg = self.model.encode(p.f8, p.fg_masks, p.bg_masks)
+        fg, bg = self.backend.encode(p.f8, p.fg_masks, p.bg_masks)
         self._notify("reencode", p.frame, fg_masks=p.fg_masks, bg_masks=p.bg_masks, fg=fg, bg=bg)
         self._store(p.frame, p.ids, fg, bg)
 
@@ -315,8 +307,7 @@ class VideoPredictor:
         image = preprocess_frame(
             frame, self.size_hw, self.pixel_mean, self.pixel_std, self.size_divisibility, self.device
         )
-        with self._autocast():
-            feats = self.model.extract_features(image)
+        feats = self.backend.extract_features(image)
         f4, f8 = feats[4], feats[8]
 
         gt = {oid: preprocess_mask(m, self.size_hw, self.pad_hw).to(self.device) for oid, m in sorted(masks.items())}
@@ -381,8 +372,7 @@ class VideoPredictor:
                     oid,
                     t,
                 )
-        with self._autocast():
-            fg_desc, bg_desc = self.model.encode(f8, fg8, bg8)
+        fg_desc, bg_desc = self.backend.encode(f8, fg8, bg8)
         self._notify("encode_given", t, fg_masks=fg8, bg_masks=bg8, fg=fg_desc, bg=bg_desc)
         self._store(t, list(gt), fg_desc, bg_desc if store_bg else None)
 
@@ -406,8 +396,7 @@ class VideoPredictor:
             if entry.bg is not None:
                 bg[0, :, s] = entry.bg
                 bg_invalid[0, :, s] = False
-        with self._autocast():
-            logits = self.model.decode(fg, bg, f4, f8, fg_invalid, bg_invalid)
+        logits = self.backend.decode(fg, bg, f4, f8, fg_invalid, bg_invalid)
         self._notify("decode", t, fg=fg, bg=bg, fg_invalid=fg_invalid, bg_invalid=bg_invalid, logits=logits)
         return logits
 

@@ -119,5 +119,8 @@ class SoftMaskedAttention(nn.Module):
             logits = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim) + bias
             attn = F.dropout(logits.softmax(dim=-1), p=p, training=p > 0)
             out = torch.matmul(attn, v)
-        out = out.transpose(1, 2).reshape(b, n, c)
+        # An explicit contiguous copy before the reshape: torch.export records the fused attention's
+        # output strides as [B,N,H,d]-contiguous, so a plain reshape (or contiguous()) is lowered to
+        # a view that is invalid once the attention is decomposed for ONNX export. Same values.
+        out = out.transpose(1, 2).clone(memory_format=torch.contiguous_format).view(b, n, c)
         return self.out_proj(out)

@@ -66,7 +66,6 @@ def run(args: argparse.Namespace) -> dict:
         )
     if "torch" in want:
         from hodor.checkpoint.loading import load_model_weights
-
         from hodor.export.cli import resolve_config
         from hodor.modeling import build_model
 

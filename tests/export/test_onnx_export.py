@@ -210,10 +210,9 @@ def test_export_errors(tiny, tmp_path, capsys):
 
 def test_infer_video_cli_onnx_backend(tiny, tmp_path, capsys):
     """``infer_video --backend onnx --onnx-dir`` writes the same masks as the torch backend."""
-    from hodor.utils.palette import save_index_png
     from hodor.cli.infer_video import main as infer_main
-
     from hodor.data.io import read_index_mask
+    from hodor.utils.palette import save_index_png
 
     frames = synthetic_video(5, 64, 96, seed=3)
     (tmp_path / "frames").mkdir()

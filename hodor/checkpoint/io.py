@@ -22,6 +22,7 @@ import torch
 import yaml
 from torch import Tensor, nn
 
+from ..utils.errors import UserError
 from ..utils.logger import get_logger
 
 logger = get_logger(__name__)
@@ -31,7 +32,7 @@ CONFIG_NAME = "config.yaml"
 CONFIG_METADATA_KEY = "hodor_config"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint that cannot be read or does not fit the model; the message names the file."""
 
 

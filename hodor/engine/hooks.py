@@ -20,6 +20,7 @@ import torch
 
 from ..utils import comm
 from ..utils.logger import get_logger
+from ..utils.run_dir import truncate_metrics
 
 if TYPE_CHECKING:  # pragma: no cover
     from .trainer import Trainer
@@ -138,7 +139,10 @@ class MetricsWriter(HookBase):
 
     def before_train(self) -> None:
         if comm.is_main_process():
-            self._json = open(os.path.join(self.output_dir, "metrics.json"), "a", encoding="utf-8")
+            path = os.path.join(self.output_dir, "metrics.json")
+            # rows after the resumed iteration are recomputed now; a fresh start keeps none
+            truncate_metrics(path, self.trainer.start_iter)
+            self._json = open(path, "a", encoding="utf-8")
 
     def after_step(self) -> None:
         done = self.trainer.iter + 1

@@ -7,47 +7,100 @@ One CPU, one GPU, or many GPUs/nodes through torchrun::
     torchrun --nnodes 2 --node_rank R --master_addr HOST --master_port 29500 --nproc_per_node 8 tools/train_net.py ...
 
 Exit codes: 0 done; 128+signal after SIGTERM/SIGINT (checkpoint saved); 3 after the non-finite
-loss guard (checkpoint saved); 2 for configuration or input errors.
+loss guard (checkpoint saved); 2 for configuration or input errors (one message; ``--debug`` or
+HODOR_DEBUG=1 show the traceback).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
+import torch
+
 from ..checkpoint.checkpointer import CheckpointError
-from ..config import ConfigError, load_config
-from ..data.io import DataError
+from ..config import load_config
 from ..utils import comm
-from ..utils.logger import get_logger
-from .setup import default_argument_parser, default_setup
+from ..utils.errors import TrainingAborted, debug_enabled, report_error, user_error_types
+from ..utils.logger import get_logger, setup_logger
+from ..utils.run_dir import RunDirectory
+from .setup import RecordBuffer, default_argument_parser, seed_process, write_run_files
 from .trainer import NonFiniteLossError, TrainingInterrupted
 
 logger = get_logger(__name__)
 
 
+def _last_good_checkpoint(output_dir: str) -> str:
+    from ..checkpoint.checkpointer import Checkpointer
+
+    try:
+        path = Checkpointer(torch.nn.Identity(), output_dir).last_checkpoint()
+    except (CheckpointError, OSError):
+        path = None
+    return path or "none (no checkpoint was saved yet)"
+
+
 def run_training(args, eval_fn: Callable[[], dict[str, float]] | None = None) -> int:
-    """Set up this process (distributed if launched by torchrun), build the trainer and train."""
+    """Set up this process (distributed if launched by torchrun), build the trainer and train.
+
+    Start-up order (nothing is written to OUTPUT_DIR before every check passed): config ->
+    lock OUTPUT_DIR and refuse a non-empty one without --resume/--overwrite -> build model, data
+    and resume state -> write config.yaml, env.json, log.txt -> train. User errors print one
+    message and return 2 (``--debug`` / HODOR_DEBUG=1 add the traceback).
+    """
     from .build import build_trainer
 
+    debug = bool(getattr(args, "debug", False)) or debug_enabled()
     comm.init_distributed()
+    run_dir = None
     try:
         cfg = load_config(args.config_file or None, list(args.opts))
-        default_setup(cfg, args)
+        setup_logger()  # console only until the run folder may be written to; log.txt gets these later
+        early = RecordBuffer()
+        logging.getLogger("hodor").addHandler(early)
+        if comm.is_main_process():
+            run_dir = RunDirectory(cfg.OUTPUT_DIR).acquire(
+                resume=args.resume, overwrite=bool(getattr(args, "overwrite", False))
+            )
+        seed_process(cfg)
         trainer = build_trainer(cfg, resume=args.resume, eval_fn=eval_fn)
-    except (ConfigError, CheckpointError, DataError, FileNotFoundError, PermissionError, ValueError) as exc:
+        write_run_files(cfg, args, seed=False, early=early)
+    except (*user_error_types(), OSError, ValueError) as exc:
         # user mistakes found before training starts: a message, not a traceback
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        if run_dir is not None:
+            run_dir.release(failed=True)
+        return report_error(exc, debug)
+    except BaseException:
+        if run_dir is not None:
+            run_dir.release(failed=True)
+        raise
     try:
         trainer.train()
     except TrainingInterrupted as exc:
         logger.warning("%s", exc)
         return 128 + exc.signum
+    except TrainingAborted as exc:
+        print(
+            f"stopped: {exc}; nothing half-written was kept. Last good checkpoint: "
+            f"{_last_good_checkpoint(cfg.OUTPUT_DIR)}",
+            file=sys.stderr,
+        )
+        return 128 + exc.signum
     except NonFiniteLossError as exc:
         logger.error("%s", exc)
         return 3
+    except (*user_error_types(), OSError) as exc:
+        # bad data met after the start, a full disk...: the message names the file and what is safe
+        extra = (
+            ""
+            if "last good checkpoint" in str(exc)
+            else f"\nlast good checkpoint: {_last_good_checkpoint(cfg.OUTPUT_DIR)}"
+        )
+        return report_error(exc, debug, extra=extra)
     finally:
+        if run_dir is not None:
+            run_dir.release()
         comm.synchronize()
     logger.info("Training finished at iteration %d", trainer.iter + 1)
     return 0
@@ -56,6 +109,9 @@ def run_training(args, eval_fn: Callable[[], dict[str, float]] | None = None) ->
 def train_main(argv: Sequence[str] | None = None) -> int:
     """Console entry point (``hodor-train``): parse arguments, train, return an exit code."""
     args = default_argument_parser("Train HODOR").parse_args(argv)
+    if "--debug" in args.opts:  # given after the KEY VALUE overrides
+        args.opts = [o for o in args.opts if o != "--debug"]
+        args.debug = True
     return run_training(args)
 
 

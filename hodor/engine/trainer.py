@@ -19,6 +19,7 @@ from torch import nn
 
 from ..checkpoint.checkpointer import Checkpointer, restore_rng_state, sampler_state_for_rank, unwrap
 from ..utils import comm
+from ..utils.errors import TrainingAborted
 from ..utils.logger import get_logger
 from .events import EventStorage
 from .hooks import HookBase
@@ -134,6 +135,7 @@ class Trainer:
             return None
         extra = {
             "hooks": [h.state_dict() for h in self.hooks],
+            "hook_names": [type(h).__name__ for h in self.hooks],
             "nonfinite_total": self.nonfinite_total,
             "batches_consumed": self.batches_consumed,
         }
@@ -157,8 +159,16 @@ class Trainer:
         data = self.checkpointer.resume(path, self.config_dict, restore_rng=False)
         self.start_iter = int(data["iteration"])
         extra = data.get("extra", {})
-        for h, st in zip(self.hooks, extra.get("hooks", [])):
-            h.load_state_dict(st)
+        states = extra.get("hooks", [])
+        names = extra.get("hook_names")
+        if names is not None and len(names) == len(states):  # by class name: the hook order may change
+            by_name = dict(zip(names, states))
+            for h in self.hooks:
+                if type(h).__name__ in by_name:
+                    h.load_state_dict(by_name[type(h).__name__])
+        else:
+            for h, st in zip(self.hooks, states):
+                h.load_state_dict(st)
         self.nonfinite_total = int(extra.get("nonfinite_total", 0))
         self.batches_consumed = int(extra.get("batches_consumed", 0))
         sampler_state = sampler_state_for_rank(data)
@@ -287,8 +297,8 @@ class Trainer:
             return {}
 
         def handler(signum: int, frame: Any) -> None:
-            if self._stop_signal:  # second signal: stop now
-                raise KeyboardInterrupt
+            if self._stop_signal:  # second signal: stop now; temporary files are removed on the way out
+                raise TrainingAborted(signum)
             self._stop_signal = signum
             logger.warning("received signal %d: saving a checkpoint after this step, then exiting", signum)
 

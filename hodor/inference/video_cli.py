@@ -8,13 +8,17 @@ Input is a folder of frames (sorted by name) or a video file that OpenCV can rea
 255 void) for that frame; a bare path means frame 0. Objects may start at any frame; ids are kept
 as they are in the output. Writes ``<output>/masks/<frame>.png`` (DAVIS palette) and
 ``<output>/overlay.mp4``.
+
+For a folder of numbered frames (``00000.jpg``, ``00005.jpg``...), ``--mask N:PNG`` names the
+frame *file number* N, not its position, and gaps in the numbering are reported; for a video file
+or unnumbered frames N is the position (0-based). Results are written to a temporary folder and
+moved to ``--output`` when complete; an existing result is replaced only with ``--overwrite``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from collections.abc import Sequence
 
@@ -24,10 +28,12 @@ from tqdm import tqdm
 from ..config import load_config
 from ..data.io import DataError
 from ..evaluation.palette import save_index_png
+from ..utils.errors import run_cli
 from ..utils.logger import get_logger, setup_logger
+from ..utils.run_dir import StagedOutput
 from .model_loading import build_inference_model, resolve_device
 from .predictor import VideoPredictor
-from .video_io import OverlayVideoWriter, VideoSource, load_masks, overlay, parse_mask_spec
+from .video_io import OverlayVideoWriter, VideoSource, load_masks, overlay, parse_mask_spec, resolve_frame_number
 
 logger = get_logger(__name__)
 
@@ -47,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config-file", default="", metavar="FILE", help="YAML config (may use _BASE_)")
     parser.add_argument("--no-overlay", action="store_true", help="do not write overlay.mp4")
     parser.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the masks (default 0.5)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the results already in --output (refused otherwise)"
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors (also HODOR_DEBUG=1)")
     return parser
 
 
@@ -64,49 +74,62 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> dict:
     """Run the whole video; returns a small summary (frames, seconds, output paths)."""
     cfg = load_config(args.config_file or None, list(args.opts))
+    staged = StagedOutput(args.output, overwrite=bool(getattr(args, "overwrite", False)))
+    staged.check()  # an older result is refused before any work (nothing written yet)
     source = VideoSource(args.input)
-    specs = [parse_mask_spec(s) for s in args.mask]
+    specs = [resolve_frame_number(parse_mask_spec(s), source) for s in args.mask]
     masks = load_masks(specs, (source.height, source.width), len(source) or None)
 
     device = resolve_device(cfg.DEVICE)
     model = build_inference_model(cfg, device)
     predictor = VideoPredictor.from_config(model, cfg, device=device)
 
-    mask_dir = os.path.join(args.output, "masks")
-    os.makedirs(mask_dir, exist_ok=True)
+    # results go to a temporary folder moved into place at the end: a failure never leaves a
+    # partial result that looks finished (it is kept in <output>.incomplete, marked INCOMPLETE)
+    staging = staged.open()
+    mask_dir = os.path.join(staging, "masks")
     writer = None
-    if not args.no_overlay:
-        writer = OverlayVideoWriter(os.path.join(args.output, "overlay.mp4"), source.fps, (source.height, source.width))
     t0 = time.perf_counter()
     n = 0
     try:
-        for i, frame in enumerate(tqdm(source, total=len(source) or None, desc="frames", unit="frame")):
-            pred = predictor.step(frame, masks.get(i))
-            save_index_png(os.path.join(mask_dir, source.frame_name(i) + ".png"), pred)
+        os.makedirs(mask_dir, exist_ok=True)
+        if not args.no_overlay:
+            writer = OverlayVideoWriter(os.path.join(staging, "overlay.mp4"), source.fps, (source.height, source.width))
+        try:
+            for i, frame in enumerate(tqdm(source, total=len(source) or None, desc="frames", unit="frame")):
+                pred = predictor.step(frame, masks.get(i))
+                save_index_png(os.path.join(mask_dir, source.frame_name(i) + ".png"), pred)
+                if writer is not None:
+                    writer.write(overlay(frame, pred, args.alpha))
+                n += 1
+        finally:
             if writer is not None:
-                writer.write(overlay(frame, pred, args.alpha))
-            n += 1
-    finally:
-        if writer is not None:
-            writer.close()
-    late = sorted(f for f in masks if f >= n)
-    if late:
-        bad = [s.path for s in specs if s.frame in late]
-        raise DataError(bad[0], f"mask is given for frame {late[0]}, but the video has only {n} frames")
+                writer.close()
+        late = sorted(f for f in masks if f >= n)
+        if late:
+            bad = [s.path for s in specs if s.frame in late]
+            raise DataError(bad[0], f"mask is given for frame {late[0]}, but the video has only {n} frames")
+    except BaseException as exc:
+        kept = staged.abort(f"stopped after {n} frame(s): {exc}")
+        if kept is not None and isinstance(exc, Exception):
+            logger.error("partial results (%d frames) kept in %s, marked INCOMPLETE", n, kept)
+        raise
+    out = staged.commit()
+    mask_dir = os.path.join(out, "masks")
     dt = time.perf_counter() - t0
     logger.info("%d frames in %.1fs (%.3f s/frame); masks in %s", n, dt, dt / max(n, 1), mask_dir)
-    return {"frames": n, "seconds": dt, "mask_dir": mask_dir, "overlay": writer.path if writer else None}
+    overlay_path = os.path.join(out, "overlay.mp4") if writer is not None else None
+    return {"frames": n, "seconds": dt, "mask_dir": mask_dir, "overlay": overlay_path}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point (``hodor-infer-video``)."""
-    args = parse_args(argv)
-    setup_logger()
-    try:
+    """Console entry point (``hodor-infer-video``): exit 2 with one message for bad input."""
+
+    def _main(args_list: list[str]) -> int:
+        args = parse_args(args_list)
+        setup_logger()
         with torch.inference_mode():
             run(args)
-    except (DataError, ValueError) as e:
-        logger.error("%s", e)
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+        return 0
+
+    return run_cli(_main, argv, also=(ValueError,))

@@ -121,6 +121,7 @@ class Trainer:
         self.last_batch: Any = None
         self._pending_rng: dict | None = None
         self._stop_signal = 0
+        self._abort_signal = 0
         self._data_iter = None
 
     def register_hooks(self, hooks: Iterable[HookBase]) -> None:
@@ -142,15 +143,20 @@ class Trainer:
         sampler_state = (
             self.sampler.state_dict() if self.sampler is not None and hasattr(self.sampler, "state_dict") else None
         )
-        return self.checkpointer.save(
-            name,
-            self.iter + 1,
-            self.config_dict,
-            sampler_state,
-            extra,
-            periodic=periodic,
-            update_pointer=update_pointer,
-        )
+        try:
+            return self.checkpointer.save(
+                name,
+                self.iter + 1,
+                self.config_dict,
+                sampler_state,
+                extra,
+                periodic=periodic,
+                update_pointer=update_pointer,
+            )
+        except Exception:
+            if self._abort_signal:  # torch turns the second signal's exception into a write error
+                raise TrainingAborted(self._abort_signal) from None
+            raise
 
     def resume(self, path: str) -> None:
         """Restore everything from ``path``; the RNG states are restored right after the first
@@ -298,6 +304,7 @@ class Trainer:
 
         def handler(signum: int, frame: Any) -> None:
             if self._stop_signal:  # second signal: stop now; temporary files are removed on the way out
+                self._abort_signal = signum
                 raise TrainingAborted(signum)
             self._stop_signal = signum
             logger.warning("received signal %d: saving a checkpoint after this step, then exiting", signum)

@@ -158,8 +158,9 @@ def torch_load_weights_only(path: str):
             "in a separate Python session, e.g. torch.save({'model': torch.load(p, weights_only=False)['model']}, "
             f"'weights.pth'), and convert that file. ({str(e).splitlines()[0]})"
         ) from e
-    except (RuntimeError, EOFError, OSError) as e:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({e})") from e
+    except (RuntimeError, EOFError, OSError, KeyError, ValueError, IndexError, TypeError) as e:
+        # a text or other non-checkpoint file fails inside the unpickler (e.g. KeyError: 101)
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from e
 
 
 def is_original_state_dict(sd: Mapping[str, Tensor]) -> bool:

@@ -98,7 +98,13 @@ def run(args: argparse.Namespace) -> dict:
         try:
             for i, frame in enumerate(tqdm(source, total=len(source) or None, desc="frames", unit="frame")):
                 pred = predictor.step(frame, masks.get(i))
-                save_index_png(os.path.join(mask_dir, source.frame_name(i) + ".png"), pred)
+                mask_path = os.path.join(mask_dir, source.frame_name(i) + ".png")
+                try:
+                    save_index_png(mask_path, pred)
+                except OSError as e:  # PIL's errors do not name the file (a full disk, say)
+                    if e.filename is None and e.errno is not None:
+                        raise OSError(e.errno, e.strerror, mask_path) from e
+                    raise
                 if writer is not None:
                     writer.write(overlay(frame, pred, args.alpha))
                 n += 1

@@ -62,8 +62,10 @@ def find_os_error(exc: BaseException | None) -> OSError | None:
 
 def describe_os_error(exc: OSError, path: str | None = None) -> str:
     """``"<path>: No space left on device (ENOSPC)"``: the file and the reason, without a traceback."""
+    if not exc.strerror:  # raised with a message of its own (e.g. FileExistsError("... exists; pass --overwrite"))
+        return f"{path}: {exc}" if path else str(exc)
     where = path or exc.filename or "<unknown file>"
-    reason = exc.strerror or str(exc)
+    reason = exc.strerror
     name = errno.errorcode.get(exc.errno or -1)
     hint = ""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):

@@ -126,6 +126,7 @@ def test_kill_9_during_checkpoint_write_then_resume(run_copy, synthetic_root):
         proc.wait()
     assert tmp is not None, "the checkpoint write was not caught in progress"
     assert (run_copy / tmp).exists()  # debris of the killed process
+    assert _metrics_iterations(run_copy)[-1] == 3  # the metrics row is written before its checkpoint
     assert open(run_copy / "last_checkpoint").read().strip() == "model_final.pth"  # pointer untouched
 
     proc = _run(train_cmd(synthetic_root, run_copy, "SOLVER.MAX_ITER", "4", resume=True))
@@ -133,6 +134,11 @@ def test_kill_9_during_checkpoint_write_then_resume(run_copy, synthetic_root):
     assert not [n for n in os.listdir(run_copy) if ".tmp" in n]
     assert "removed 1 temporary file(s)" in proc.stdout
     assert _metrics_iterations(run_copy) == [1, 2, 3, 4]  # truncated to the checkpoint, nothing twice
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_copy / "tb"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2, 3, 4]  # purge_step dropped the killed run's 3
 
 
 def test_second_sigterm_exits_quietly_with_state_intact(run_copy, synthetic_root):

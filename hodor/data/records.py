@@ -74,7 +74,7 @@ def decode_segmentation(seg: Any, height: int, width: int, source: str) -> np.nd
         with warnings.catch_warnings():  # pycocotools + numpy 2: harmless __array__(copy=...) notice
             warnings.simplefilter("ignore", DeprecationWarning)
             m = mask_utils.decode(rle)
-    except (TypeError, ValueError, KeyError, IndexError) as e:
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError) as e:
         raise DataError(source, f"cannot decode segmentation ({type(e).__name__}: {e})") from e
     if m.shape[:2] != (height, width):
         raise DataError(source, f"segmentation size {m.shape[:2]} differs from the image size {(height, width)}")

@@ -146,18 +146,22 @@ def test_second_sigterm_exits_quietly_with_state_intact(run_copy, synthetic_root
     cmd = train_cmd(
         synthetic_root, run_copy, "SOLVER.MAX_ITER", "1000", "SOLVER.CHECKPOINT_PERIOD", "1000", resume=True
     )
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
-    try:
-        for line in proc.stdout:  # wait until the resumed run is stepping
-            if "iter: 3/1000" in line:
-                break
-        proc.send_signal(signal.SIGTERM)
-        time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    err_file = run_copy.parent / "stderr.txt"  # a file, not a pipe: a full stderr pipe would block the child
+    with open(err_file, "w") as err_fh:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_fh, text=True, cwd=REPO, env=env)
+        try:
+            for line in proc.stdout:  # wait until the resumed run is stepping
+                if "iter: 3/1000" in line:
+                    break
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    err = err_file.read_text()
     assert proc.returncode == 128 + signal.SIGTERM, err[-3000:]
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-3000:]
     assert "last good checkpoint" in err.lower()

@@ -162,10 +162,11 @@ def test_youtube_vos_missing_frame_is_detected(synthetic_root, tmp_path):
     vid = sorted(os.listdir(split / "JPEGImages"))[0]
     frames = sorted(os.listdir(split / "JPEGImages" / vid))
     load_youtube_vos(str(split))  # intact: loads
-    os.remove(split / "JPEGImages" / vid / frames[len(frames) // 2])  # one frame inside the video
-    with pytest.raises(DataError, match="missing") as info:
+    assert frames[3] == "00003.jpg" and not (split / "Annotations" / vid / "00003.png").exists()
+    os.remove(split / "JPEGImages" / vid / frames[3])  # an unannotated frame inside the video
+    with pytest.raises(DataError, match=r"frames are missing inside the video \(numbers 3\.\.3\)") as info:
         load_youtube_vos(str(split))
-    assert vid in str(info.value)
+    assert str(info.value).startswith(str(split / "JPEGImages" / vid))
 
 
 # ----------------------------------------------------------------------------------------

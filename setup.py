@@ -46,14 +46,17 @@ setup(
         "scipy>=1.10",
     ],
     extras_require={
-        "dev": ["pytest>=7.4", "pytest-timeout>=2.2", "ruff>=0.6"],
+        "dev": ["pytest>=7.4", "pytest-timeout>=2.2", "ruff>=0.6", "imageio-ffmpeg>=0.5"],
+        # H.264 overlay videos (an ffmpeg build with libx264); without it: OpenCV mp4v
+        "video": ["imageio-ffmpeg>=0.5"],
     },
     entry_points={
         "console_scripts": [
-            "hodor-train = hodor.engine.launch:train_main",
-            "hodor-eval-vos = hodor.evaluation.cli:main",
-            "hodor-infer-video = hodor.inference.video_cli:main",
+            "hodor-train = hodor.cli.train:train_main",
+            "hodor-eval-vos = hodor.cli.eval_vos:main",
+            "hodor-infer-video = hodor.cli.infer_video:main",
             "hodor-synthetic = hodor.data.synthetic:cli",
+            "hodor-recipe-report = hodor.training.recipe_report:main",
         ],
     },
 )

@@ -101,8 +101,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--images", type=int, default=16)
     p.add_argument("--samples", type=int, default=30)
-    p.add_argument("--videos", type=int, default=3500)
-    p.add_argument("--frames", type=int, default=94000)
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=94000,
+        help="total number of frames over all --videos videos (default 94000, about YouTube-VOS 2019 train)",
+    )
+    p.add_argument("--videos", type=int, default=3500, help="number of videos (default 3500)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         res = bench_pseudo_clips(os.path.join(tmp, "img"), args.images, args.samples)

@@ -87,8 +87,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     p.add_argument("--frames", type=int, nargs="+", default=[50, 200], help="video lengths to run (default 50 200)")
     p.add_argument("--objects", type=int, default=2)
-    p.add_argument("--height", type=int, default=480)
-    p.add_argument("--width", type=int, default=854)
+    p.add_argument(
+        "--height",
+        type=int,
+        default=480,
+        help="height of the input frames (default 480); the network runs at the size INFERENCE.MIN_DIM / "
+        "MAX_DIM give for it (printed), so set INFERENCE.MIN_DIM to benchmark another network size",
+    )
+    p.add_argument("--width", type=int, default=854, help="width of the input frames (default 854); see --height")
     p.add_argument("--device", default="cpu")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
@@ -104,11 +110,15 @@ def main(argv=None) -> int:
     device = torch.device(args.device)
     torch.manual_seed(0)
     model = build_model(cfg).to(device).eval()
-    n_params = sum(p.numel() for p in model.parameters())
+    from hodor.inference.preprocess import resized_hw
+    from hodor.modeling.parameter_count import describe_parameters
+
+    net_h, net_w = resized_hw(args.height, args.width, cfg.INFERENCE.MIN_DIM, cfg.INFERENCE.MAX_DIM)
     print(
-        f"model {cfg.MODEL.BACKBONE.NAME} ({n_params / 1e6:.2f} M params, random init), device {device}, "
-        f"{torch.get_num_threads()} threads, {args.precision}, {args.height}x{args.width}, {args.objects} objects, "
-        f"MIN_DIM {cfg.INFERENCE.MIN_DIM} MAX_DIM {cfg.INFERENCE.MAX_DIM}, window {cfg.INFERENCE.TEMPORAL_WINDOW}"
+        f"model {cfg.MODEL.BACKBONE.NAME} ({describe_parameters(model)}, random init), device {device}, "
+        f"{torch.get_num_threads()} threads, {args.precision}, {args.objects} objects, input frames "
+        f"{args.height}x{args.width} -> network {net_h}x{net_w} (INFERENCE.MIN_DIM {cfg.INFERENCE.MIN_DIM} "
+        f"MAX_DIM {cfg.INFERENCE.MAX_DIM}), window {cfg.INFERENCE.TEMPORAL_WINDOW}"
     )
     print(f"RSS after building the model: {rss_mb():.0f} MiB")
     summary = []

@@ -34,7 +34,7 @@ def _peak_rss_gb() -> float:
 
 def random_clip(samples: int, frames: int, height: int, width: int, objects: int, div: int, seed: int = 0):
     """A ClipBatch of noise frames with ``objects`` moving rectangles, padded to a multiple of ``div``."""
-    from hodor.data.batch import ClipBatch
+    from hodor.structures.batch import ClipBatch
 
     g = torch.Generator().manual_seed(seed)
     H, W = -(-height // div) * div, -(-width // div) * div
@@ -75,11 +75,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> dict:
     from hodor.config import load_config
-    from hodor.engine.build import resolve_device
-    from hodor.engine.regimes import TrainingModule, build_regime
-    from hodor.engine.trainer import PRECISIONS
     from hodor.modeling import build_model
+    from hodor.modeling.parameter_count import count_parameters
     from hodor.solver import build_optimizer
+    from hodor.training.regimes import TrainingModule, build_regime
+    from hodor.utils.device import PRECISION_DTYPES, resolve_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -94,7 +94,7 @@ def run_train(args: argparse.Namespace) -> dict:
     batch = random_clip(args.samples, frames, args.height, args.width, args.objects, cfg.INPUT.SIZE_DIVISIBILITY).to(
         device
     )
-    dtype = PRECISIONS[cfg.SOLVER.PRECISION]
+    dtype = PRECISION_DTYPES[cfg.SOLVER.PRECISION]
     scaler = torch.amp.GradScaler(device.type) if cfg.SOLVER.PRECISION == "fp16" else None
     times = []
     if device.type == "cuda":
@@ -129,7 +129,7 @@ def run_train(args: argparse.Namespace) -> dict:
         "threads": torch.get_num_threads(),
         "input": f"{args.samples}x{frames}x3x{args.height}x{args.width} (padded {H}x{W})",
         "objects": args.objects,
-        "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 3),
+        "params_m": round(count_parameters(model) / 1e6, 3),  # see hodor.modeling.parameter_count
         "step_s_median": round(step, 3),
         "step_s_all": [round(t, 3) for t in times],
         "samples_per_s": round(args.samples / step, 4),

@@ -25,18 +25,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strict", action="store_true", help="fail if any key does not map onto the model exactly")
     args = p.parse_args(argv)
 
-    from hodor.checkpoint import CheckpointError, convert_original_checkpoint, save_model
-    from hodor.checkpoint.io import match_state_dict
+    from hodor.checkpoint import CheckpointError, save_model
+    from hodor.checkpoint.convert import convert_original_state_dict, load_original_state_dict, original_config
+    from hodor.checkpoint.formats import match_state_dict
     from hodor.modeling import build_model
+    from hodor.modeling.parameter_count import describe_parameters
 
     try:
-        sd, cfg = convert_original_checkpoint(args.original)
+        original = load_original_state_dict(args.original)
+        sd, cfg = convert_original_state_dict(original), original_config()
     except (CheckpointError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     model = build_model(cfg)
     good, report = match_state_dict(model, sd, args.original)
     print(report.summary())
+    # what the conversion did not carry over (derived buffers, modules the original never used)
+    kept = {v.untyped_storage().data_ptr() for v in good.values()}
+    dropped = [k for k, v in original.items() if v.untyped_storage().data_ptr() not in kept]
+    if dropped:
+        print(f"dropped {len(dropped)} of {len(original)} original tensors (not part of the model):")
+        for k in dropped:
+            print(f"  {k} {list(original[k].shape)}")
+    print(describe_parameters(model))
     if not report.ok and args.strict:
         print("error: converted weights do not match the model exactly (--strict)", file=sys.stderr)
         return 1

@@ -77,7 +77,7 @@ def generate_data(root: str, preset: str, seed: int) -> dict:
 
 def train(config_file: str, out_dir: str, opts: list[str]) -> str:
     """Train one stage in this process; returns the final checkpoint path."""
-    from hodor.engine.launch import run_training
+    from hodor.cli.train import run_training
 
     # overwrite: a re-run moves the previous stage's run aside (OUTPUT_DIR.old-<time>) instead of failing
     args = SimpleNamespace(
@@ -138,7 +138,13 @@ def write_overlays(davis_root: str, results_dir: str, video_dir: str, num: int) 
         for i, name in enumerate(rec.frame_names):
             img = rec.load_frame(i)
             pred = read_index_png(os.path.join(results_dir, rec.video_id, name + ".png"))
-            panel = np.concatenate([overlay(img, rec.load_mask(i)), overlay(img, pred)], axis=1)
+            panel = np.concatenate(
+                [
+                    overlay(img, rec.load_mask(i), title=f"ground truth  frame {i}", label_ids=True),
+                    overlay(img, pred, title="prediction", label_ids=True),
+                ],
+                axis=1,
+            )
             if writer is None:
                 writer = OverlayVideoWriter(path, fps=4, frame_hw=panel.shape[:2])
             writer.write(panel)

@@ -7,12 +7,12 @@
         MODEL.WEIGHTS out/coco/model_final.pth OUTPUT_DIR out/sparse
 
 Trailing KEY VALUE pairs override config keys. The same entry point is installed as the
-``hodor-train`` console script (hodor.engine.launch:train_main).
+``hodor-train`` console script (hodor.cli.train:train_main).
 """
 
 import sys
 
-from hodor.engine.launch import train_main
+from hodor.cli.train import train_main
 
 if __name__ == "__main__":
     sys.exit(train_main())

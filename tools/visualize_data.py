@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from hodor.config import load_config  # noqa: E402
 from hodor.data import build_train_loader  # noqa: E402
-from hodor.evaluation.palette import davis_palette  # noqa: E402
+from hodor.utils.palette import davis_palette  # noqa: E402
 
 
 def render_sample(
@@ -42,11 +42,40 @@ def render_sample(
         ImageDraw.Draw(tile).text((3, 3), f"t={t} {'GT' if valid[t] else 'no GT'}", fill=(255, 255, 0))
         tiles.append(tile)
     w, h = tiles[0].size
-    grid = Image.new("RGB", (w * len(tiles) + 4 * (len(tiles) - 1), h + 16), (0, 0, 0))
-    ImageDraw.Draw(grid).text((3, 2), title, fill=(255, 255, 255))
+    width = w * len(tiles) + 4 * (len(tiles) - 1)
+    lines = _wrap(title, width - 6, ImageDraw.Draw(Image.new("RGB", (1, 1))))
+    top = 14 * len(lines) + 4
+    grid = Image.new("RGB", (width, h + top), (0, 0, 0))
+    for k, line in enumerate(lines):  # the header wraps instead of being cut on small images
+        ImageDraw.Draw(grid).text((3, 2 + 14 * k), line, fill=(255, 255, 255))
     for i, tile in enumerate(tiles):
-        grid.paste(tile, (i * (w + 4), 16))
+        grid.paste(tile, (i * (w + 4), top))
     return grid
+
+
+def _wrap(text: str, width: int, draw: ImageDraw.ImageDraw) -> list[str]:
+    """Split ``text`` at spaces into lines no wider than ``width`` pixels (a long word keeps its own line)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and draw.textlength(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def sample_title(meta: dict) -> str:
+    """One header line from a sample's meta; fields a dataset does not record are left out."""
+    name = meta.get("video_id", meta.get("image_id"))
+    parts = [str(meta.get("dataset", "")), str(name), f"objs={meta.get('object_ids')}"]
+    recipe = meta.get("recipe", meta.get("geometric"))
+    if recipe:
+        parts.append(str(recipe))
+    if meta.get("flipped") is not None:
+        parts.append(f"flip={meta['flipped']}")
+    if meta.get("frame_indices"):
+        parts.append(f"frames={meta['frame_indices']}")
+    return " ".join(p for p in parts if p)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,12 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             img[invalid] = np.where((np.indices((h, w)).sum(0) // 4) % 2 == 0, 0, 255)[None, ..., None].repeat(
                 img.shape[0], 0
             )[invalid]
-            m = batch.meta[i]
-            name = m.get("video_id", m.get("image_id"))
-            title = (
-                f"{m['dataset']} {name} objs={m['object_ids']} "
-                f"{m.get('recipe', m.get('geometric', ''))} flip={m.get('flipped')} frames={m.get('frame_indices', '')}"
-            )
+            title = sample_title(batch.meta[i])
             grid = render_sample(
                 img.astype(np.uint8), batch.masks[i, :, :h, :w].numpy(), batch.mask_valid[i].tolist(), title
             )

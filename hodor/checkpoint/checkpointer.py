@@ -26,8 +26,9 @@ import torch
 from torch import nn
 
 from ..utils import comm
-from ..utils.errors import UserError
+from ..utils.errors import describe_os_error, find_os_error
 from ..utils.logger import get_logger
+from .formats import CONFIG_KEY, CheckpointError, check_finite, match_state_dict, torch_load_weights_only
 
 logger = get_logger(__name__)
 
@@ -35,16 +36,10 @@ POINTER = "last_checkpoint"
 PERIODIC_RE = re.compile(r"^model_(\d{7})\.pth$")
 
 
-class CheckpointError(UserError, RuntimeError):
-    """A checkpoint that cannot be used for this run; the message says what to do."""
-
-
 class CheckpointWriteError(CheckpointError):
     """A checkpoint could not be written (full disk, quota...): says why and which checkpoint is still good."""
 
     def __init__(self, path: str, cause: BaseException, last_good: str | None) -> None:
-        from ..utils.errors import describe_os_error, find_os_error
-
         os_error = find_os_error(cause)
         reason = describe_os_error(os_error, path) if os_error is not None else f"{path}: {cause}"
         super().__init__(
@@ -152,26 +147,6 @@ def config_differences(
     return diffs
 
 
-# ----------------------------------------------------------------------------------------
-# State-dict compatibility
-# ----------------------------------------------------------------------------------------
-def state_dict_mismatch(model: nn.Module, state: Mapping[str, torch.Tensor]) -> tuple[list[str], list[str], list[str]]:
-    """(missing, unexpected, shape-mismatched) keys of ``state`` against ``model``."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [
-        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in own
-        if k in state and tuple(state[k].shape) != tuple(own[k].shape)
-    ]
-    return missing, unexpected, shapes
-
-
-def _summarise(keys: list[str], n: int = 8) -> str:
-    return ", ".join(keys[:n]) + (f", ... ({len(keys)} in all)" if len(keys) > n else "")
-
-
 def unwrap(model: nn.Module) -> nn.Module:
     """The bare module under DDP / torch.compile wrappers."""
     while hasattr(model, "module") or hasattr(model, "_orig_mod"):
@@ -256,7 +231,7 @@ class Checkpointer:
             "rng": rng_all,
             "sampler": sampler_all,
             "world_size": comm.get_world_size(),
-            "config": dict(config) if config is not None else None,
+            CONFIG_KEY: dict(config) if config is not None else None,
             "versions": versions(),
             "extra": dict(extra or {}),
         }
@@ -315,32 +290,26 @@ class Checkpointer:
     @staticmethod
     def read(path: str) -> dict[str, Any]:
         """Load a checkpoint file safely (weights_only) with a clear error for bad files."""
-        if not os.path.isfile(path):
-            raise CheckpointError(f"checkpoint not found: {path}")
         try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise CheckpointError(f"{path}: not a readable hodor checkpoint ({type(exc).__name__}: {exc})") from exc
+            data = torch_load_weights_only(path)
+        except FileNotFoundError:
+            raise
+        except CheckpointError as exc:
+            raise CheckpointError(f"{path}: not a readable hodor checkpoint ({exc})") from exc
         if not isinstance(data, dict) or "model" not in data or "iteration" not in data:
             raise CheckpointError(f"{path}: not a hodor training checkpoint (no 'model'/'iteration' entries)")
+        check_finite(data["model"], path)
         return data
 
     def check_compatible(self, data: Mapping[str, Any], path: str, config: Mapping[str, Any] | None) -> None:
         """Fail before training if the checkpoint belongs to another architecture or config."""
-        missing, unexpected, shapes = state_dict_mismatch(self.model, data["model"])
-        if missing or unexpected or shapes:
-            parts = []
-            if missing:
-                parts.append(f"missing keys: {_summarise(missing)}")
-            if unexpected:
-                parts.append(f"unexpected keys: {_summarise(unexpected)}")
-            if shapes:
-                parts.append(f"shape mismatches: {_summarise(shapes)}")
+        _, report = match_state_dict(self.model, data["model"], path)
+        if not report.ok:
             raise CheckpointError(
-                f"{path} was written by a different architecture ({'; '.join(parts)}). Resume with the "
-                "config the run was started with, or start a new OUTPUT_DIR (use MODEL.WEIGHTS to fine-tune)."
+                f"{path} was written by a different architecture. Resume with the config the run was started "
+                f"with, or start a new OUTPUT_DIR (use MODEL.WEIGHTS to fine-tune).\n{report.summary(max_keys=8)}"
             )
-        stored = data.get("config")
+        stored = data.get(CONFIG_KEY)
         if config is not None and stored is not None:
             diffs = config_differences(stored, config)
             if diffs:
@@ -398,37 +367,3 @@ def sampler_state_for_rank(data: Mapping[str, Any]) -> Any:
         )
         return states[0]
     return states[comm.get_rank()]
-
-
-def load_weights(model: nn.Module, path: str) -> None:
-    """Fine-tuning: load model weights only (ours or a converted original file) and report mismatches.
-
-    Uses ``hodor.checkpoint.io.load_model_weights`` when available (it also understands
-    safetensors and original-checkpoint layouts); otherwise reads the ``model`` entry of one of our
-    checkpoints non-strictly.
-    """
-    try:
-        from .io import load_model_weights  # type: ignore[attr-defined]
-    except ImportError:
-        load_model_weights = None
-    model = unwrap(model)
-    if load_model_weights is not None:
-        report = load_model_weights(model, path, strict=False)  # logs missing/unexpected/mis-shaped keys
-        if not report.loaded:
-            raise CheckpointError(f"MODEL.WEIGHTS {path}: no tensor fits this model; is it for another architecture?")
-        return
-    if not os.path.isfile(path):
-        raise CheckpointError(f"MODEL.WEIGHTS file not found: {path}")
-    data = torch.load(path, map_location="cpu", weights_only=True)
-    state = data.get("model", data) if isinstance(data, dict) else data
-    missing, unexpected, shapes = state_dict_mismatch(model, state)
-    if shapes:
-        raise CheckpointError(f"{path}: shape mismatches with the model: {_summarise(shapes)}")
-    model.load_state_dict(state, strict=False)
-    if missing:
-        logger.warning("%s: %d model keys not in the file (kept at init): %s", path, len(missing), _summarise(missing))
-    if unexpected:
-        logger.warning(
-            "%s: %d keys in the file not used by the model: %s", path, len(unexpected), _summarise(unexpected)
-        )
-    logger.info("Loaded weights from %s", path)

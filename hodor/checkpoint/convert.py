@@ -16,9 +16,16 @@ from collections.abc import Mapping
 
 from torch import Tensor
 
-from .io import CheckpointError, torch_load_weights_only
+from ..config import CfgNode, get_cfg
+from ..modeling.backbone.original_keys import convert_original_feature_extractor
+from .formats import CheckpointError, torch_load_weights_only
 
 DEAD_PREFIXES = ("decoder.fmap_proj_4x.",)
+
+
+def is_original_state_dict(sd: Mapping[str, Tensor]) -> bool:
+    """True for an original HODOR state dict (``feature_extractor.*`` keys instead of ``backbone.*``)."""
+    return any(k.startswith("feature_extractor.") for k in sd) and not any(k.startswith("backbone.") for k in sd)
 
 
 def load_original_state_dict(path: str) -> dict[str, Tensor]:
@@ -33,8 +40,6 @@ def load_original_state_dict(path: str) -> dict[str, Tensor]:
 
 def convert_original_state_dict(sd: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """Original HODOR state dict -> state dict of our :class:`hodor.modeling.HODOR`."""
-    from ..modeling.backbone import convert_original_feature_extractor
-
     unknown = [k for k in sd if not k.startswith(("feature_extractor.", "encoder.", "decoder."))]
     if unknown:
         raise CheckpointError(f"not an original HODOR state dict: unknown keys {unknown[:10]}")
@@ -49,10 +54,8 @@ def convert_original_state_dict(sd: Mapping[str, Tensor]) -> dict[str, Tensor]:
     return out
 
 
-def original_config():
+def original_config() -> CfgNode:
     """Config of the original architecture (Swin-T, 5+5 layers, 9 background descriptors, static_image)."""
-    from ..config import get_cfg
-
     cfg = get_cfg()
     cfg.MODEL.BACKBONE.NAME = "swin_t"
     cfg.MODEL.BACKBONE.WEIGHTS = ""
@@ -71,6 +74,6 @@ def original_config():
     return cfg
 
 
-def convert_original_checkpoint(path: str):
+def convert_original_checkpoint(path: str) -> tuple[dict[str, Tensor], CfgNode]:
     """Read an original HODOR training checkpoint -> (our state dict, config that rebuilds the model)."""
     return convert_original_state_dict(load_original_state_dict(path)), original_config()

@@ -34,6 +34,9 @@ _C.MODEL = CfgNode()
 # Weights to start from: our checkpoint (.pth/.safetensors) or a converted original HODOR
 # file. Loaded as weights only (no optimizer state); "" = random init / backbone weights.
 _C.MODEL.WEIGHTS = ""
+# Every key of MODEL.WEIGHTS must fit the model (and the other way round). False loads only the
+# fitting tensors (fine-tuning another head or depth) and prints what was loaded, missing, mis-shaped.
+_C.MODEL.WEIGHTS_STRICT = True
 # Feature width shared by FPN, encoder and decoder (original: 256, asserted).
 _C.MODEL.HIDDEN_DIM = 256
 
@@ -43,6 +46,10 @@ _C.MODEL.BACKBONE.NAME = "swin_t"
 # Weights for the backbone (+FPN) only: mmdetection detector checkpoint (backbone.*, neck.*),
 # timm/torchvision ImageNet state dict, or a detectron2-style .pkl. "" = random init.
 _C.MODEL.BACKBONE.WEIGHTS = ""
+# The backbone weights a paper recipe starts from (file name and source, for the error message).
+# When set, training refuses an empty MODEL.BACKBONE.WEIGHTS (and no MODEL.WEIGHTS); write
+# MODEL.BACKBONE.WEIGHTS none to train from random initialisation deliberately.
+_C.MODEL.BACKBONE.RECIPE_WEIGHTS = ""
 # Stochastic depth rate of Swin backbones (original: 0.2 for T/S, 0.3 for B).
 _C.MODEL.BACKBONE.DROP_PATH_RATE = 0.2
 # Number of backbone stages frozen from the input side (0 = train everything, original;
@@ -71,7 +78,13 @@ _C.MODEL.ENCODER.POS_ENC_IN_KEYS = False
 # Use torch's scaled_dot_product_attention for soft-masked attention (exact same maths).
 _C.MODEL.ENCODER.FUSED_ATTENTION = True
 
+# Start every encoder layer from the same initial weights (copies of one initialised layer), as
+# the original; False = each layer initialised independently. Matters only without MODEL.WEIGHTS.
+_C.MODEL.ENCODER.CLONE_LAYER_INIT = True
+
 _C.MODEL.DECODER = CfgNode()
+# As MODEL.ENCODER.CLONE_LAYER_INIT, for the decoder layers.
+_C.MODEL.DECODER.CLONE_LAYER_INIT = True
 _C.MODEL.DECODER.NUM_LAYERS = 5
 _C.MODEL.DECODER.NUM_HEADS = 8
 _C.MODEL.DECODER.FFN_DIM = 256
@@ -132,18 +145,19 @@ _C.INPUT.AUG.CROP_VIEW_SHEAR = 5.0
 _C.INPUT.AUG.BASIC_TRANSLATE = 0.25
 _C.INPUT.AUG.BASIC_ROTATE = 20.0
 _C.INPUT.AUG.BASIC_SHEAR = 10.0
-# Basic recipe perspective: torchvision distortion_scale (~ imgaug scale 0.10-0.12).
-_C.INPUT.AUG.BASIC_PERSPECTIVE = 0.35
+# Basic recipe perspective: imgaug PerspectiveTransform scale range (corner jitter |N(0, s)| of
+# the image size, s ~ U(range); the inner quadrilateral is stretched to the full image).
+_C.INPUT.AUG.BASIC_PERSPECTIVE = [0.10, 0.12]
 # Basic recipe crop: fraction cut from every side (same on all sides), resized back.
 _C.INPUT.AUG.BASIC_CROP_RANGE = [0.10, 0.25]
 # Probability of one horizontal flip applied to the whole clip.
 _C.INPUT.AUG.FLIP_PROB = 0.5
 # Video clips: probability of one validated crop for all frames (else affine/perspective).
 _C.INPUT.AUG.VIDEO_CROP_PROB = 0.5
-# Video affine rotation/shear (degrees, +-) and perspective distortion_scale (~ imgaug 0.08-0.10).
+# Video affine rotation/shear (degrees, +-) and perspective scale range (as BASIC_PERSPECTIVE).
 _C.INPUT.AUG.VIDEO_ROTATE = 20.0
 _C.INPUT.AUG.VIDEO_SHEAR = 10.0
-_C.INPUT.AUG.VIDEO_PERSPECTIVE = 0.3
+_C.INPUT.AUG.VIDEO_PERSPECTIVE = [0.08, 0.10]
 # Video affine/perspective draws tried to keep the reference objects before giving up (none).
 _C.INPUT.AUG.VIDEO_AFFINE_TRIES = 3
 
@@ -170,6 +184,18 @@ _C.DATALOADER.MAX_BAD_SAMPLES = 100
 _C.DATALOADER.MAX_RESAMPLES = 10
 # Start-method of worker processes ("" = platform default; "spawn"/"forkserver"/"fork").
 _C.DATALOADER.MP_CONTEXT = ""
+# Form every per-forward batch as the original does (hodor.data.grouping): one object count,
+# aspect ratios h/w within MAX_ASPECT_RATIO_DIFF. False = samples drawn independently (mixed
+# counts and shapes, padded to the largest).
+_C.DATALOADER.GROUP_BATCHES = True
+_C.DATALOADER.MAX_ASPECT_RATIO_DIFF = 0.1
+# Equal numbers of 1..TRAINING.NUM_INSTANCES-object samples, as the original's sample lists
+# (static images, dense video; hodor.data.balance). Needs GROUP_BATCHES. False = every image /
+# reference frame equally often with at most NUM_INSTANCES random objects.
+_C.DATALOADER.BALANCE_OBJECT_COUNTS = True
+# Samples per epoch of the sample list (0 = one per candidate image / reference frame / video,
+# at least 1024).
+_C.DATALOADER.SAMPLES_PER_EPOCH = 0
 
 # --------------------------------------------------------------------------------------
 # Training
@@ -242,6 +268,10 @@ _C.INFERENCE.MIN_DIM = 512
 _C.INFERENCE.MAX_DIM = 987
 # "fp32", "bf16" or "fp16".
 _C.INFERENCE.PRECISION = "fp32"
+# On a frame where masks are given, output exactly those masks (at the original resolution) for
+# the ids given there, and the prediction elsewhere. False = the original's output, which
+# re-renders the given masks through the inference resolution (thin parts can change).
+_C.INFERENCE.EXACT_GIVEN_MASKS = True
 
 _C.TEST = CfgNode()
 # Run the DAVIS evaluator every N training iterations (0 = never) and keep the best J&F.

@@ -1,6 +1,7 @@
 """Datasets: catalog, readers, pseudo-clips, video clips, batching and synthetic data generators."""
 
-from .batch import ClipBatch, ClipSample, collate_clips
+from ..structures.batch import ClipBatch, ClipSample, collate_clips
+from .balance import Candidate, PlannedSample, SamplePlan
 from .build import build_mapper, build_train_loader, build_video_dataset, worker_init_fn
 from .catalog import (
     DATASET_REGISTRY,
@@ -9,6 +10,7 @@ from .catalog import (
     register_hodor_json,
     resolve_root,
 )
+from .grouping import GroupedBatchSampler
 from .io import DataError, read_image, read_index_mask
 from .records import ImageRecord, InstanceAnn, VideoRecord
 from .sampler import MixtureSampler, SampleKey
@@ -34,4 +36,8 @@ __all__ = [
     "VideoRecord",
     "MixtureSampler",
     "SampleKey",
+    "Candidate",
+    "PlannedSample",
+    "SamplePlan",
+    "GroupedBatchSampler",
 ]

@@ -58,13 +58,13 @@ class AugConfig:
     basic_translate: float = 0.25
     basic_rotate: float = 20.0
     basic_shear: float = 10.0
-    basic_perspective: float = 0.35
+    basic_perspective: tuple[float, float] = (0.10, 0.12)
     basic_crop_range: tuple[float, float] = (0.10, 0.25)
     flip_prob: float = 0.5
     video_crop_prob: float = 0.5
     video_rotate: float = 20.0
     video_shear: float = 10.0
-    video_perspective: float = 0.3
+    video_perspective: tuple[float, float] = (0.08, 0.10)
     video_affine_tries: int = 3
 
     @classmethod
@@ -171,8 +171,38 @@ def _affine(view: View, degrees: float, shear: float, translate: float | None = 
     return t(*view)
 
 
-def _perspective(view: View, distortion: float) -> View:
-    return v2.RandomPerspective(distortion_scale=distortion, p=1.0, fill=_FILL)(*view)
+def _perspective_points(
+    H: int, W: int, scale_range: tuple[float, float], rng: np.random.Generator
+) -> tuple[list[list[float]], list[list[float]]]:
+    """(startpoints, endpoints) of imgaug's ``PerspectiveTransform(scale, keep_size=True)``.
+
+    Each corner moves inwards by ``|N(0, sigma)| mod 1`` of the image width / height (sigma drawn
+    from ``scale_range``); the quadrilateral of the moved corners is stretched back onto the whole
+    image - a zoom-in that never shows pixels from outside the image (torchvision's
+    RandomPerspective instead shrinks the image onto an inner quadrilateral, uniform offsets).
+    """
+    sigma = float(rng.uniform(*scale_range))
+    j = np.mod(np.abs(rng.normal(0.0, sigma, size=(4, 2))), 1.0)
+    fx = [j[0, 0], 1.0 - j[1, 0], 1.0 - j[2, 0], j[3, 0]]  # tl, tr, br, bl
+    fy = [j[0, 1], j[1, 1], 1.0 - j[2, 1], 1.0 - j[3, 1]]
+    start = [[float(x * (W - 1)), float(y * (H - 1))] for x, y in zip(fx, fy, strict=True)]
+    end = [[0.0, 0.0], [W - 1.0, 0.0], [W - 1.0, H - 1.0], [0.0, H - 1.0]]
+    return start, end
+
+
+def _warp_perspective(view: View, points: tuple[list[list[float]], list[list[float]]]) -> View:
+    img, ids, valid = view
+    start, end = points
+    return (
+        F.perspective(img, start, end, interpolation=InterpolationMode.BILINEAR, fill=0),
+        F.perspective(ids, start, end, fill=0),  # masks: nearest
+        F.perspective(valid, start, end, fill=0),
+    )
+
+
+def _perspective(view: View, scale_range: tuple[float, float], rng: np.random.Generator) -> View:
+    H, W = view[0].shape[-2:]
+    return _warp_perspective(view, _perspective_points(H, W, scale_range, rng))
 
 
 def pseudo_clip_views(
@@ -201,7 +231,7 @@ def pseudo_clip_views(
         if choice == 0:
             v = _affine(view, aug.basic_rotate, aug.basic_shear, aug.basic_translate)
         elif choice == 1:
-            v = _perspective(view, aug.basic_perspective)
+            v = _perspective(view, aug.basic_perspective, rng)
         else:
             frac = float(rng.uniform(*aug.basic_crop_range))
             dy, dx = round(frac * H), round(frac * W)
@@ -226,6 +256,7 @@ def video_geometric(
             return views, "none"
         return [_crop_back(v, box) for v in views], "crop"
     ref_area = _areas(views[0][1], num_objects)
+    H, W = views[0][0].shape[-2:]
     for _ in range(aug.video_affine_tries):
         if rng.random() < 0.5:
             t = v2.RandomAffine(
@@ -233,9 +264,10 @@ def video_geometric(
                 shear=(-aug.video_shear, aug.video_shear, -aug.video_shear, aug.video_shear),
                 fill=_FILL,
             )
+            out = t(*flat)
         else:
-            t = v2.RandomPerspective(distortion_scale=aug.video_perspective, p=1.0, fill=_FILL)
-        out = t(*flat)
+            points = _perspective_points(H, W, aug.video_perspective, rng)
+            out = [t for v in views for t in _warp_perspective(v, points)]
         new_area = _areas(out[1], num_objects)
         present = ref_area > 0
         if np.all(new_area[present] >= aug.crop_min_keep * ref_area[present]) and np.all(new_area[present] >= min_area):

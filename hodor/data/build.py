@@ -22,10 +22,12 @@ from hodor.utils import comm
 from hodor.utils.logger import get_logger
 from hodor.utils.registry import Registry
 
+from ..structures.batch import ClipBatch, ClipSample, collate_clips
 from .augment import AugConfig
-from .batch import ClipBatch, ClipSample, collate_clips
+from .balance import SamplePlan, image_candidates, video_candidates
 from .catalog import get_dataset_spec, load_dataset
 from .clips import ClipParams, EmptyClip, PseudoClipMapper, VideoClipMapper
+from .grouping import GroupedBatchSampler
 from .io import DataError
 from .records import ImageRecord, VideoRecord
 from .sampler import MixtureSampler, SampleKey
@@ -39,9 +41,17 @@ __all__ = [
     "build_video_dataset",
     "worker_init_fn",
     "filter_image_records",
+    "build_sample_plan",
 ]
 
 logger = get_logger(__name__)
+
+# A planned sample (balanced list) that comes out empty is re-augmented this many times in all
+# before another random item of the dataset replaces it.
+PLANNED_RETRIES = 3
+# Smallest automatic epoch of a sample list: a few candidates (tests, tiny data sets) must still
+# give every object-count bin enough samples to form batches of similar aspect ratio.
+MIN_AUTO_EPOCH = 1024
 
 MAPPER_REGISTRY = Registry("data mapper")
 MAPPER_REGISTRY.register("static_image", lambda p, a: PseudoClipMapper(p, a))
@@ -102,10 +112,16 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:  # nominal; the sampler is infinite
         return sum(len(d) for d in self.datasets)
 
-    def _map(self, d: int, record: Any, rng: np.random.Generator) -> ClipSample:
-        if isinstance(self.mapper, VideoClipMapper):
-            return self.mapper(record, rng, self.delta_scales[d])
-        return self.mapper(record, rng)
+    def _map(
+        self,
+        d: int,
+        record: ImageRecord | VideoRecord,
+        rng: np.random.Generator,
+        ref: int = -1,
+        objects: tuple[int, ...] | None = None,
+    ) -> ClipSample:
+        # one signature for both mappers
+        return self.mapper(record, rng, self.delta_scales[d], ref=ref, objects=objects)
 
     def __getitem__(self, key: SampleKey) -> ClipSample:
         if torch.utils.data.get_worker_info() is not None:
@@ -120,7 +136,8 @@ class ClipDataset(Dataset):
             torch.set_num_threads(threads)
 
     def _get(self, key: SampleKey) -> ClipSample:
-        position, d, idx = key
+        position, d, idx = key.position, key.dataset, key.index
+        ref, objects = key.ref, key.objects  # a planned sample: keep its frame and objects while re-trying it
         bad: list[str] = []
         redraws: list[str] = []
         attempt = 0
@@ -129,7 +146,7 @@ class ClipDataset(Dataset):
             record = self.datasets[d][idx]
             try:
                 try:
-                    sample = self._map(d, record, rng)
+                    sample = self._map(d, record, rng, ref, objects)
                 except (EmptyClip, DataError):
                     raise
                 except (ValueError, TypeError, KeyError, IndexError, OSError) as e:
@@ -138,6 +155,7 @@ class ClipDataset(Dataset):
                 sample.meta.update(position=position, bad_samples=bad, resampled=len(redraws), redraw_reasons=redraws)
                 return sample
             except EmptyClip as e:
+                empty = True
                 redraws.append(str(e))
                 if len(redraws) > self.max_resamples:
                     raise DataError(
@@ -146,10 +164,14 @@ class ClipDataset(Dataset):
             except DataError as e:
                 if self.on_bad_sample == "error":
                     raise
+                empty = False  # a broken file: never retry the same item
                 bad.append(str(e))
                 if len(bad) > self.max_bad_per_sample:
                     raise DataError(self.names[d], f"{len(bad)} bad samples in a row; last: {e}") from e
             attempt += 1
+            if empty and objects is not None and attempt < PLANNED_RETRIES:
+                continue  # same planned sample, another augmentation (keeps its object count)
+            ref, objects = -1, None
             idx = int(rng.integers(len(self.datasets[d])))
 
 
@@ -174,7 +196,8 @@ def worker_init_fn(worker_id: int, base_seed: int = 0, rank: int = 0) -> None:
 
 
 class TrainLoader:
-    """Iterator of :class:`ClipBatch` (``samples_per_batch`` samples each) with exact resume.
+    """Iterator of :class:`ClipBatch` (``samples_per_batch`` samples each) with exact resume
+    (implements :class:`hodor.structures.ResumableLoader`, which the trainer checkpoints).
 
     ``state_dict()`` counts *consumed* batches (DataLoader prefetching does not matter), and is
     the same on every rank: global position = start + batches * samples_per_batch * world_size.
@@ -183,7 +206,7 @@ class TrainLoader:
     def __init__(
         self,
         dataset: ClipDataset,
-        sampler: MixtureSampler,
+        sampler: MixtureSampler | GroupedBatchSampler,
         samples_per_batch: int,
         num_workers: int = 0,
         size_divisibility: int = 32,
@@ -196,10 +219,15 @@ class TrainLoader:
         self.batches_consumed = 0
         self.bad_samples: list[str] = []
         self.resampled = 0
+        if isinstance(sampler, GroupedBatchSampler):  # the sampler forms the batches
+            if sampler.batch_size != self.samples_per_batch:
+                raise ValueError(f"sampler batches {sampler.batch_size} samples, loader {self.samples_per_batch}")
+            how: dict[str, Any] = {"batch_sampler": sampler}
+        else:
+            how = {"batch_size": self.samples_per_batch, "sampler": sampler}
         self.loader = DataLoader(
             dataset,
-            batch_size=self.samples_per_batch,
-            sampler=sampler,
+            **how,
             num_workers=num_workers,
             collate_fn=functools.partial(collate_clips, size_divisibility=size_divisibility),
             worker_init_fn=functools.partial(worker_init_fn, base_seed=sampler.seed, rank=sampler.rank),
@@ -208,23 +236,20 @@ class TrainLoader:
         )
 
     @property
-    def sampler(self) -> TrainLoader:
-        """The object whose ``state_dict``/``load_state_dict`` a trainer should checkpoint: the
-        loader itself (its state counts consumed batches; the index sampler runs ahead)."""
-        return self
-
-    @property
     def position(self) -> int:
         """Global sample position after the last consumed batch (same on every rank)."""
         return self.start_position + self.batches_consumed * self.samples_per_batch * self.index_sampler.world_size
 
     def state_dict(self) -> dict:
-        return {
+        state = {
             "position": self.position,
             "seed": self.index_sampler.seed,
             "sizes": list(self.index_sampler.sizes),
             "bad_samples": len(self.bad_samples),
         }
+        if isinstance(self.index_sampler, GroupedBatchSampler):
+            state["batch_size"] = self.samples_per_batch
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         """Resume: the next ``iter(self)`` continues exactly after the saved position."""
@@ -308,11 +333,25 @@ def build_train_loader(
         scales.append(spec.clip_delta_scale)
     seed = _seed(cfg)
     B = int(samples_per_forward or cfg.SOLVER.MAX_SAMPLES_PER_GPU)
-    sampler = MixtureSampler([len(d) for d in datasets], ratios, seed=seed, rank=rank, world_size=world_size)
+    sampler: MixtureSampler | GroupedBatchSampler
+    if cfg.DATALOADER.GROUP_BATCHES:
+        plan = build_sample_plan(cfg, datasets, names, mapper, ratios, B)
+        sampler = GroupedBatchSampler(
+            plan,
+            B,
+            [len(d) for d in datasets],
+            max_ar_diff=cfg.DATALOADER.MAX_ASPECT_RATIO_DIFF,
+            seed=seed,
+            rank=rank,
+            world_size=world_size,
+        )
+    else:
+        sampler = MixtureSampler([len(d) for d in datasets], ratios, seed=seed, rank=rank, world_size=world_size)
     if isinstance(start, dict):
         sampler.load_state_dict(start)
     else:
-        sampler.load_state_dict({"position": int(start) * B * world_size, "seed": seed, "sizes": sampler.sizes})
+        state = {"position": int(start) * B * world_size, "seed": seed, "sizes": sampler.sizes, "batch_size": B}
+        sampler.load_state_dict(state)
     dataset = ClipDataset(
         datasets,
         names,
@@ -331,6 +370,40 @@ def build_train_loader(
         max_bad_samples=cfg.DATALOADER.MAX_BAD_SAMPLES,
         multiprocessing_context=cfg.DATALOADER.MP_CONTEXT,
     )
+
+
+def build_sample_plan(
+    cfg, datasets: list[list[Any]], names: list[str], mapper, ratios: list[float], batch_size: int
+) -> SamplePlan:
+    """The per-epoch sample lists of DATASETS.TRAIN (hodor.data.balance).
+
+    Epoch length: DATALOADER.SAMPLES_PER_EPOCH, or (0) the number of candidates of all datasets
+    (images; (video, reference frame) pairs for dense video; videos for sparse video), at least
+    MIN_AUTO_EPOCH, split by DATASETS.TRAIN_RATIOS. Static images and dense video are balanced over object counts unless
+    DATALOADER.BALANCE_OBJECT_COUNTS is false; sparse video never is (as the original).
+    """
+    mode = cfg.TRAINING.MODE
+    t = cfg.TRAINING
+    candidates = []
+    for name, records in zip(names, datasets, strict=True):
+        if mode == "static_image":
+            cands = image_candidates(records, t.MIN_REF_MASK_AREA, t.MIN_REF_MASK_DIM)
+        else:
+            cands = video_candidates(records, mapper, sparse=mode == "sparse_video")
+        if not any(c.objects for c in cands):
+            raise DataError(name, "no training candidate with an object passing the size filter")
+        candidates.append(cands)
+    total = int(cfg.DATALOADER.SAMPLES_PER_EPOCH) or max(sum(len(c) for c in candidates), MIN_AUTO_EPOCH)
+    total = max(total, batch_size)
+    lengths = [int(np.ceil(total * r / float(sum(ratios)))) for r in ratios]
+    balance = bool(cfg.DATALOADER.BALANCE_OBJECT_COUNTS) and mode != "sparse_video"
+    logger.info(
+        "sample plan: %s samples per epoch from %s (%s)",
+        lengths,
+        names,
+        f"balanced over 1..{t.NUM_INSTANCES} objects" if balance else "each candidate equally often",
+    )
+    return SamplePlan(candidates, lengths, t.NUM_INSTANCES, [balance] * len(names))
 
 
 def build_video_dataset(cfg_or_root: Any, name: str) -> list[VideoRecord]:

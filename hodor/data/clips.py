@@ -25,6 +25,8 @@ import torch
 from hodor.config import CHOICES
 from hodor.modeling.preprocess import normalize
 
+from ..structures.batch import ClipSample
+from ..utils.labels import VOID_ID
 from .augment import (
     AugConfig,
     View,
@@ -38,9 +40,8 @@ from .augment import (
     video_geometric,
 )
 from .augment import px_size as _px_size
-from .batch import ClipSample
 from .io import DataError
-from .records import VOID_ID, ImageRecord, VideoRecord
+from .records import ImageRecord, VideoRecord
 
 __all__ = ["ClipParams", "EmptyClip", "PseudoClipMapper", "VideoClipMapper", "object_stats", "SPARSE_REF_CHOICES"]
 
@@ -163,7 +164,18 @@ class PseudoClipMapper:
     def __init__(self, params: ClipParams, aug: AugConfig) -> None:
         self.p, self.aug = params, aug
 
-    def __call__(self, record: ImageRecord, rng: np.random.Generator) -> ClipSample:
+    def __call__(
+        self,
+        record: ImageRecord,
+        rng: np.random.Generator,
+        delta_scale: float = 1.0,
+        ref: int = -1,
+        objects: tuple[int, ...] | None = None,
+    ) -> ClipSample:
+        """One pseudo-clip. The signature is the one shared with :class:`VideoClipMapper`;
+        ``delta_scale`` and ``ref`` (frame gaps, reference frame) do not exist for one image and
+        are unused. ``objects``: the instances (indices into the non-crowd instances) a planned
+        sample list chose (hodor.data.balance); None = a random subset of at most N qualifying ones."""
         p = self.p
         img = record.load_image()
         insts = [a for a in record.instances if not a.iscrowd]
@@ -173,6 +185,8 @@ class PseudoClipMapper:
             ys, xs = np.nonzero(masks[j])
             if len(ys) and _big_enough((len(ys), int(np.ptp(ys)) + 1, int(np.ptp(xs)) + 1), p):
                 good.append(j)
+        if objects is not None:
+            good = [j for j in objects if j in good]
         if not good:
             raise EmptyClip(f"image {record.image_id}: no instance passes the size filter")
         chosen = _choose(good, p.max_objects, rng)
@@ -193,6 +207,7 @@ class PseudoClipMapper:
             "file_name": record.file_name,
             "recipe": recipe,
             "flipped": flipped,
+            "orig_size": (int(record.height), int(record.width)),
         }
         size = _px_size(record.height, record.width, p.max_image_area)
         return _finalize(views, orig_ids, [True] * p.num_frames, size, p, meta)
@@ -205,6 +220,20 @@ class VideoClipMapper:
         self.p, self.aug, self.sparse, self.max_ref_tries = params, aug, sparse, max_ref_tries
 
     # -- frame selection ------------------------------------------------------------------
+    def reference_candidates(self, record: VideoRecord, rng: np.random.Generator) -> list[int]:
+        """Dense: every usable annotated reference frame in temporal order; sparse: the annotated
+        frames in the order TRAINING.SPARSE_REF_FRAME prefers them (used to plan sample lists)."""
+        if not self.sparse:
+            return sorted(self._ref_order(record, rng))
+        return self._ref_order(record, rng)
+
+    def qualifying_objects(self, record: VideoRecord, t: int) -> list[int]:
+        """Object ids of annotated frame ``t`` that pass the size filter."""
+        m = record.load_mask(t)
+        present = sorted(int(v) for v in np.unique(m) if v not in (0, VOID_ID))
+        stats = object_stats(m, present)
+        return [i for i in present if _big_enough(stats[i], self.p)]
+
     def _ref_order(self, record: VideoRecord, rng: np.random.Generator) -> list[int]:
         ann = record.annotated_frames
         if not self.sparse:
@@ -249,14 +278,26 @@ class VideoClipMapper:
         return sorted((int(x) for x in picked), key=lambda f: abs(f - ref))
 
     # -- mapping --------------------------------------------------------------------------
-    def __call__(self, record: VideoRecord, rng: np.random.Generator, delta_scale: float = 1.0) -> ClipSample:
+    def __call__(
+        self,
+        record: VideoRecord,
+        rng: np.random.Generator,
+        delta_scale: float = 1.0,
+        ref: int = -1,
+        objects: tuple[int, ...] | None = None,
+    ) -> ClipSample:
+        """``ref`` / ``objects``: reference frame and object ids chosen by a planned sample list
+        (hodor.data.balance); -1 / None = chosen here."""
         p = self.p
+        order = [ref] if ref >= 0 else self._ref_order(record, rng)[: self.max_ref_tries]
         ref, ref_mask, ids = None, None, []
-        for cand in self._ref_order(record, rng)[: self.max_ref_tries]:
+        for cand in order:
             m = record.load_mask(cand)
             present = sorted(int(v) for v in np.unique(m) if v not in (0, VOID_ID))
             stats = object_stats(m, present)
             ids = [i for i in present if _big_enough(stats[i], p)]
+            if objects is not None:
+                ids = [i for i in ids if i in objects]
             if ids:
                 ref, ref_mask = cand, m
                 break
@@ -293,6 +334,7 @@ class VideoClipMapper:
             "mode": "sparse" if self.sparse else "dense",
             "geometric": geo,
             "flipped": flipped,
+            "orig_size": (int(h), int(w)),
         }
         size = dims_size(h, w, p.resize_min_dim, p.resize_max_dim)
         valid = [True] + [not self.sparse] * (p.num_frames - 1)

@@ -24,11 +24,10 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from ..utils.labels import VOID_ID
 from .io import DataError, image_size, read_image, read_index_mask
 
 __all__ = ["InstanceAnn", "ImageRecord", "VideoRecord", "VOID_ID", "decode_segmentation"]
-
-VOID_ID = 255  # DAVIS/YouTube-VOS "void" label (object borders, unlabelled regions)
 
 
 def check_polygons(seg: list, height: int, width: int, source: str) -> None:

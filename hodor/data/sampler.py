@@ -27,11 +27,15 @@ _PERM_TAG = 7_919  # keeps the permutation streams apart from the block streams
 
 
 class SampleKey(NamedTuple):
-    """What the dataset receives: global position (seeds the augmentation), dataset, item index."""
+    """What the dataset receives: global position (seeds the augmentation), dataset, item index,
+    and - from a planned sample list (hodor.data.balance) - the reference frame (-1 = the
+    mapper chooses) and the objects to use (None = the mapper chooses)."""
 
     position: int
     dataset: int
     index: int
+    ref: int = -1
+    objects: tuple[int, ...] | None = None
 
 
 class MixtureSampler(Sampler[SampleKey]):

@@ -28,7 +28,7 @@ from pycocotools import mask as mask_utils
 
 from hodor.utils.logger import get_logger
 
-from ..evaluation.palette import davis_palette
+from ..utils.palette import save_index_png
 from .synthetic_render import SHAPE_KINDS
 from .synthetic_scenes import first_mask_iou, render_video, sample_image_scene, sample_video_scene
 
@@ -36,24 +36,23 @@ __all__ = ["PRESETS", "make_coco", "make_davis", "make_youtube_vos", "make_all",
 
 logger = get_logger(__name__)
 
-GENERATOR_VERSION = 1  # bump when the same seed starts producing different data
+GENERATOR_VERSION = 2  # bump when the same seed starts producing different data
 JPEG_QUALITY = 92
 YTVOS_ANNOTATION_STRIDE = 5  # YouTube-VOS annotates every 5th frame
 CATEGORIES = [{"id": i + 1, "name": k, "supercategory": "shape"} for i, k in enumerate(SHAPE_KINDS)]
 _CAT_ID = {c["name"]: c["id"] for c in CATEGORIES}
-_PALETTE = davis_palette().reshape(-1).tolist()
 
 PRESETS: dict[str, dict[str, dict]] = {
     # unit tests: a handful of tiny items, well under a second
     "tiny": {
-        "coco": {"num_images": 4, "image_size": [64, 96], "max_objects": 3},
+        "coco": {"num_images": 6, "image_size": [64, 96], "max_objects": 6},
         "davis": {"splits": {"train": 1, "val": 2}, "num_frames": 6, "image_size": [64, 96], "max_objects": 2},
         "ytvos_train": {"num_videos": 2, "num_frames": 11, "image_size": [64, 96], "max_objects": 3},
         "ytvos_valid": {"num_videos": 1, "num_frames": 11, "image_size": [64, 96], "max_objects": 3},
     },
     # CPU quick start: train on coco (static images), evaluate J&F on DAVIS val
     "quickstart": {
-        "coco": {"num_images": 400, "image_size": [160, 224], "max_objects": 4},
+        "coco": {"num_images": 400, "image_size": [160, 224], "max_objects": 6},
         "davis": {"splits": {"train": 4, "val": 10}, "num_frames": 16, "image_size": [160, 224], "max_objects": 3},
         "ytvos_train": {"num_videos": 30, "num_frames": 20, "image_size": [160, 224], "max_objects": 3},
         "ytvos_valid": {"num_videos": 4, "num_frames": 20, "image_size": [160, 224], "max_objects": 3},
@@ -86,19 +85,26 @@ def _save_jpg(path: str, image: np.ndarray) -> None:
     Image.fromarray(image).save(path, quality=JPEG_QUALITY)
 
 
-def _save_palette_png(path: str, labels: np.ndarray) -> None:
-    """Palette PNG (mode "P", DAVIS palette): pixel value = object id."""
-    img = Image.fromarray(labels.astype(np.uint8))  # mode "L"; putpalette turns it into "P" unchanged
-    img.putpalette(_PALETTE)
-    img.save(path)
-
-
 def _write_json(path: str, obj: object) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(obj, fh, separators=(",", ":"))
 
 
 # ------------------------------------------------------------------------------------- COCO
+ORIENTATIONS = ("landscape", "portrait", "square")
+
+
+def _oriented(h: int, w: int, orientation: str) -> tuple[int, int]:
+    """(H, W) of a landscape / portrait / square image of about the area of ``h x w``."""
+    lo, hi = sorted((h, w))
+    if orientation == "landscape":
+        return lo, hi
+    if orientation == "portrait":
+        return hi, lo
+    if orientation == "square":
+        s = max(32, int(round((h * w) ** 0.5 / 8)) * 8)
+        return s, s
+    raise ValueError(f"orientation must be one of {ORIENTATIONS}, got {orientation!r}")
 
 
 def _uncompressed_rle(mask: np.ndarray) -> dict:
@@ -158,8 +164,13 @@ def make_coco(
     rle_fraction: float = 0.1,
     crowd_prob: float = 0.2,
     overwrite: bool = False,
+    orientations: Sequence[str] = ORIENTATIONS,
 ) -> dict:
     """Write ``root/annotations/instances_<split>.json`` and ``root/<split>/*.jpg``.
+
+    Image i is landscape (``image_size``), portrait (transposed) or square (same area), cycling
+    through ``orientations``, and asks for ``1 + i % max_objects`` objects (fewer when they do not
+    fit), so batch grouping and object-count balancing have something to do.
 
     Segmentations are polygons for most instances (several polygons when occlusion splits an
     object), compressed RLE for instances with holes and for ``rle_fraction`` of the others, and
@@ -177,11 +188,12 @@ def make_coco(
     kinds = {"polygon": 0, "rle": 0, "crowd_rle": 0}
     for i in range(num_images):
         rng = _rng(seed, "coco", split, i)
-        scene = sample_image_scene(rng, h, w, max_objects, crowd_prob=crowd_prob)
+        hi, wi = _oriented(h, w, orientations[i % len(orientations)])
+        scene = sample_image_scene(rng, hi, wi, max_objects, crowd_prob=crowd_prob, num_objects=1 + i % max_objects)
         image_id = i + 1
         file_name = f"{image_id:012d}.jpg"
         _save_jpg(os.path.join(root, split, file_name), scene.image)
-        images.append({"id": image_id, "file_name": file_name, "height": h, "width": w})
+        images.append({"id": image_id, "file_name": file_name, "height": hi, "width": wi})
         for label, category, is_crowd in scene.objects:
             ann = _coco_annotation(scene.labels == label, is_crowd, use_rle=rng.random() < rle_fraction)
             ann.update(id=len(annotations) + 1, image_id=image_id, category_id=_CAT_ID[category])
@@ -250,7 +262,7 @@ def make_davis(
             os.makedirs(ann_dir, exist_ok=True)
             for t in range(num_frames):
                 _save_jpg(os.path.join(img_dir, f"{t:05d}.jpg"), frames[t])
-                _save_palette_png(os.path.join(ann_dir, f"{t:05d}.png"), labels[t])
+                save_index_png(os.path.join(ann_dir, f"{t:05d}.png"), labels[t])
             per_obj = first_mask_iou(labels)
             ious += list(per_obj.values())
             n_obj += len(per_obj)
@@ -312,11 +324,11 @@ def make_youtube_vos(
         meta["videos"][vid] = {"objects": objects}
         if split == "train":
             for t in annotated:
-                _save_palette_png(os.path.join(ann_dir, f"{t:05d}.png"), labels[t])
+                save_index_png(os.path.join(ann_dir, f"{t:05d}.png"), labels[t])
         else:
             for t in sorted(set(scene.starts)):
                 firsts = [k + 1 for k, s in enumerate(scene.starts) if s == t]
-                _save_palette_png(
+                save_index_png(
                     os.path.join(ann_dir, f"{t:05d}.png"), np.where(np.isin(labels[t], firsts), labels[t], 0)
                 )
         ious += list(first_mask_iou(labels).values())
@@ -443,7 +455,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict]:
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    """Command-line entry point (also ``python -m hodor.data.synthetic``)."""
+    """Generate from command-line arguments; returns the stats. Raises ``FileExistsError`` for an
+    existing dataset without ``--overwrite`` (``cli``, the script and ``python -m`` turn it into
+    one ``error:`` line and exit status 2)."""
     from hodor.utils.logger import setup_logger
 
     args = _parser().parse_args(argv)

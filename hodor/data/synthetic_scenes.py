@@ -112,10 +112,17 @@ def _crowd_items(rng: np.random.Generator, h: int, w: int, label: int) -> list[t
 
 
 def sample_image_scene(
-    rng: np.random.Generator, h: int, w: int, max_objects: int, crowd_prob: float = 0.2, min_visible: float = 0.3
+    rng: np.random.Generator,
+    h: int,
+    w: int,
+    max_objects: int,
+    crowd_prob: float = 0.2,
+    min_visible: float = 0.3,
+    num_objects: int | None = None,
 ) -> ImageScene:
-    """A static image with 1..max_objects objects (each >= min_visible visible) and maybe a crowd."""
-    n = int(rng.integers(1, max_objects + 1))
+    """A static image with 1..max_objects objects (or ``num_objects`` tries; each >= min_visible
+    visible) and maybe a crowd."""
+    n = int(rng.integers(1, max_objects + 1)) if num_objects is None else int(num_objects)
     specs = _sample_specs(rng, n, h, w)
     items: list[tuple[ObjectSpec, Pose, int]] = []
     for spec in specs:  # place objects one by one, back to front, re-drawing poses that hide others

@@ -1,27 +1,24 @@
-"""Run setup, training regimes (cycles, loss) and the training loop with its hooks.
+"""The generic training loop: trainer, hooks, event storage, per-run setup and launch.
+
+It knows nothing about HODOR's method; :mod:`hodor.training` (regimes, cycles, losses,
+``build_trainer``) sits on top of it.
 
 Public API:
-  * ``build_trainer(cfg, resume, eval_fn)`` -> :class:`Trainer` (``hodor.engine.build``)
-  * ``REGIMES`` / ``build_regime(cfg)``: static_image, dense_video, sparse_video
-  * ``CycleSchedule`` / ``parse_cycles``: TRAINING.CYCLES specs
-  * ``segmentation_loss`` and the dice variants (``hodor.engine.losses``)
-  * hooks: ``EvalHook`` (periodic evaluation, keeps model_best), ``PeriodicCheckpointer``, ...
-  * ``train_main``: the ``tools/train_net.py`` / ``hodor-train`` entry point
+  * ``Trainer`` / ``accumulation_plan``: the loop with gradient accumulation, AMP and checkpoints
+  * hooks: ``HookBase``, ``EvalHook`` (periodic evaluation, keeps model_best), ``PeriodicCheckpointer``, ...
+  * ``default_argument_parser`` / ``default_setup``: command line and run directory setup
+  * ``launch``: run an entry point as one process of a torchrun job (or alone)
 """
 
-from .build import build_trainer
-from .cycles import CycleSchedule, parse_cycles
+from .. import _moved
+from .distributed import launch
 from .hooks import EvalHook, HookBase, ImageWriter, IterationTimer, MetricsWriter, PeriodicCheckpointer, ProgressBar
-from .launch import train_main
-from .losses import segmentation_loss
-from .regimes import REGIMES, ClipRegime, RegimeOutput, TrainingModule, build_regime
 from .setup import default_argument_parser, default_setup, setup_from_args
 from .trainer import NonFiniteLossError, Trainer, TrainingInterrupted, accumulation_plan
 
+__getattr__ = _moved.name_getter(__name__)  # names that moved to hodor.training / hodor.cli (one release)
+
 __all__ = [
-    "REGIMES",
-    "ClipRegime",
-    "CycleSchedule",
     "EvalHook",
     "HookBase",
     "ImageWriter",
@@ -30,17 +27,11 @@ __all__ = [
     "NonFiniteLossError",
     "PeriodicCheckpointer",
     "ProgressBar",
-    "RegimeOutput",
     "Trainer",
     "TrainingInterrupted",
-    "TrainingModule",
     "accumulation_plan",
-    "build_regime",
-    "build_trainer",
     "default_argument_parser",
+    "launch",
     "default_setup",
-    "parse_cycles",
-    "segmentation_loss",
     "setup_from_args",
-    "train_main",
 ]

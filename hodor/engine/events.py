@@ -16,6 +16,7 @@ class EventStorage:
 
     def __init__(self, window: int = 20) -> None:
         self.iter = 0
+        self.window = int(window)  # iterations in the median of smoothed() (named in the log line)
         self._latest: dict[str, tuple[float, int]] = {}
         self._history: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=window))
 

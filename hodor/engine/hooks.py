@@ -1,7 +1,8 @@
 """Hooks run by the trainer around every optimiser step, in registration order.
 
-Order used by ``Trainer.from_config``: IterationTimer, PeriodicCheckpointer, EvalHook (if
-TEST.EVAL_PERIOD > 0), ImageWriter, MetricsWriter, ProgressBar. ``after_step`` sees
+Order used by ``hodor.training.build_trainer``: IterationTimer, EvalHook (if TEST.EVAL_PERIOD > 0),
+ImageWriter, MetricsWriter, PeriodicCheckpointer (after MetricsWriter: a checkpoint never runs
+ahead of its metrics row), ProgressBar. ``after_step`` sees
 ``trainer.iter`` = index of the step just finished (so ``trainer.iter + 1`` steps are done).
 """
 
@@ -13,35 +14,20 @@ import os
 import resource
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
+from ..modeling.masks import merge_bg_logits
 from ..utils import comm
 from ..utils.logger import get_logger
+from ..utils.palette import davis_palette
 from ..utils.run_dir import truncate_metrics
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .trainer import Trainer
+from .trainer import HookBase
 
 logger = get_logger(__name__)
-
-
-class HookBase:
-    """Override any of the four callbacks; ``state_dict`` is stored in checkpoints."""
-
-    trainer: Trainer
-
-    def before_train(self) -> None: ...
-    def after_train(self) -> None: ...
-    def before_step(self) -> None: ...
-    def after_step(self) -> None: ...
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 def _due(it_done: int, period: int, max_iter: int) -> bool:
@@ -164,8 +150,10 @@ class MetricsWriter(HookBase):
         s = self.trainer.storage
         eta = s.smoothed("time") * (self.trainer.max_iter - done)
         losses = "  ".join(f"{k}: {s.smoothed(k):.4f}" for k in sorted(latest) if k.startswith("loss"))
+        # losses, iou and time are medians over the last `window` iterations (steadier than one step);
+        # metrics.json and TensorBoard hold the raw value of the logged iteration.
         logger.info(
-            "iter: %d/%d  %s  iou: %.3f  lr: %.3g  time: %.3fs  eta: %s",
+            "iter: %d/%d  %s  iou: %.3f  lr: %.3g  time: %.3fs  eta: %s  (loss/iou/time: median of last %d iters)",
             done,
             self.trainer.max_iter,
             losses,
@@ -173,6 +161,7 @@ class MetricsWriter(HookBase):
             latest.get("lr", float("nan")),
             s.smoothed("time"),
             _fmt_seconds(eta),
+            s.window,
         )
 
     def after_train(self) -> None:
@@ -190,25 +179,6 @@ def _fmt_seconds(sec: float) -> str:
     return f"{sec // 3600}:{sec % 3600 // 60:02d}:{sec % 60:02d}"
 
 
-# A fixed palette for index masks: 0 = black, then distinct colours.
-_PALETTE = np.array(
-    [
-        [0, 0, 0],
-        [230, 25, 75],
-        [60, 180, 75],
-        [255, 225, 25],
-        [0, 130, 200],
-        [245, 130, 48],
-        [145, 30, 180],
-        [70, 240, 240],
-        [240, 50, 230],
-        [210, 245, 60],
-        [250, 190, 190],
-    ],
-    dtype=np.uint8,
-)
-
-
 def render_predictions(
     frames: torch.Tensor,
     targets: torch.Tensor,
@@ -217,32 +187,50 @@ def render_predictions(
     pixel_mean: list[float],
     pixel_std: list[float],
     alpha: float = 0.5,
+    column_labels: list[str] | None = None,
 ) -> np.ndarray:
     """A [3, 2H, N*W] uint8 image: top row ground truth, bottom row prediction, one column per prediction.
 
-    Shapes: frames [T, 3, H, W] (normalised), targets [N, H, W], pred_logits [1+I, N, H, W].
+    Shapes: frames [T, 3, H, W] (normalised), targets [N, H, W] (-1 = no ground truth),
+    pred_logits [1+I, N, H, W]. Every cell is labelled ("GT frame t" / "no GT frame t" and
+    "pred <column label>", the label defaulting to "frame t").
     """
+    from ..utils.draw import put_label
+
     mean = torch.tensor(pixel_mean).view(3, 1, 1)
     std = torch.tensor(pixel_std).view(3, 1, 1)
+    palette = davis_palette()  # the colours of the dataset masks and of every output we write
     pred = pred_logits.argmax(0).cpu().numpy()  # [N, H, W]
     tgt = targets.clamp(min=0).cpu().numpy()
     cols = []
     for n, t in enumerate(target_frames):
         img = (frames[t].float().cpu() * std + mean).clamp(0, 255).permute(1, 2, 0).numpy()
         rows = []
-        for lab in (tgt[n], pred[n]):
-            col = _PALETTE[lab % len(_PALETTE)].astype(np.float32)
-            blend = np.where(lab[..., None] > 0, (1 - alpha) * img + alpha * col, img)
-            rows.append(blend)
+        has_gt = bool((targets[n] >= 0).any())
+        titles = (
+            f"GT frame {t}" if has_gt else f"no GT frame {t}",
+            f"pred {column_labels[n]}" if column_labels else f"pred frame {t}",
+        )
+        for lab, title in zip((tgt[n], pred[n]), titles):
+            col = palette[lab % len(palette)].astype(np.float32)
+            blend = np.ascontiguousarray(
+                np.where(lab[..., None] > 0, (1 - alpha) * img + alpha * col, img).astype(np.uint8)
+            )
+            rows.append(put_label(blend, title))
         cols.append(np.concatenate(rows, axis=0))
     return np.concatenate(cols, axis=1).astype(np.uint8).transpose(2, 0, 1)
 
 
 class ImageWriter(HookBase):
-    """Every ``period`` steps: ground truth vs predicted masks of the first sample to TensorBoard."""
+    """Every ``period`` steps: ground truth vs predicted masks of the first sample to TensorBoard.
 
-    def __init__(self, period: int, pixel_mean: list[float], pixel_std: list[float]) -> None:
+    One column per decoder call of the sample's cycles, labelled with the step (``[0]->1``) and
+    "(loss)" where it is supervised; the top row is the ground truth ("no GT" where the regime has
+    none, e.g. unlabelled frames of sparse video)."""
+
+    def __init__(self, period: int, pixel_mean: list[float], pixel_std: list[float], max_columns: int = 8) -> None:
         self.period, self.pixel_mean, self.pixel_std = period, pixel_mean, pixel_std
+        self.max_columns = max_columns
 
     def after_step(self) -> None:
         done = self.trainer.iter + 1
@@ -250,33 +238,58 @@ class ImageWriter(HookBase):
         out, batch = self.trainer.last_output, self.trainer.last_batch
         if tb is None or out is None or batch is None or not _due(done, self.period, self.trainer.max_iter):
             return
-        group = next((g for g in out.groups if g.pred_logits is not None), None)
+        group = next((g for g in out.groups if g.predictions), None)
         if group is None:
             return
         sample = int(group.sample_index[0])
-        tgt_frames = [p.step.tgt for p in group.predictions if p.supervised]
+        frames = batch.frames[sample]
+        h, w = frames.shape[-2:]
+        # every decoder call of the first sample (up to 8), not only the supervised ones: in the
+        # sparse-video regime those all return to frame 0, which showed one frame N times.
+        preds = group.predictions[: self.max_columns]
+        num_bg = preds[0].logits.shape[1] - 1 - group.num_objects
+        with torch.no_grad():
+            logits = torch.stack(
+                [
+                    F.interpolate(
+                        merge_bg_logits(p.logits[:1].detach().float(), num_bg),
+                        size=(h, w),
+                        mode="bilinear",
+                        align_corners=False,
+                    )[0]
+                    for p in preds
+                ],
+                dim=1,
+            )  # [1+I, N, H, W]
+        targets = torch.stack([p.target[0].detach() for p in preds])  # [N, H, W]
+        labels = [f"{p.step}" + (" (loss)" if p.supervised else "") for p in preds]
         img = render_predictions(
-            batch.frames[sample],
-            group.targets[0].detach(),
-            group.pred_logits[0].detach(),
-            tgt_frames,
-            self.pixel_mean,
-            self.pixel_std,
+            frames, targets, logits, [p.step.tgt for p in preds], self.pixel_mean, self.pixel_std, column_labels=labels
         )
         tb.add_image("train/gt_vs_pred", img, done)
 
 
 class ProgressBar(HookBase):
-    """A tqdm bar with ETA on the main process."""
+    """A tqdm bar with ETA on the main process, only on a terminal (see ``hodor.utils.progress``)."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self._bar = None
+        self._redirect = None
 
     def before_train(self) -> None:
-        if self.enabled and comm.is_main_process():
-            from tqdm import tqdm
+        from ..utils.progress import progress_enabled
 
+        if progress_enabled(self.enabled) and comm.is_main_process():
+            import logging
+
+            from tqdm import tqdm
+            from tqdm.contrib.logging import logging_redirect_tqdm
+
+            # console log lines go through tqdm.write (printed above the bar, not through it);
+            # the log.txt file handler is left as it is
+            self._redirect = logging_redirect_tqdm(loggers=[logging.getLogger("hodor")])
+            self._redirect.__enter__()
             self._bar = tqdm(
                 total=self.trainer.max_iter, initial=self.trainer.start_iter, desc="train", dynamic_ncols=True
             )
@@ -293,3 +306,6 @@ class ProgressBar(HookBase):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+        if self._redirect is not None:
+            self._redirect.__exit__(None, None, None)
+            self._redirect = None

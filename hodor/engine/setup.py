@@ -35,6 +35,11 @@ def default_argument_parser(description: str = "hodor") -> argparse.ArgumentPars
         help="start a new run in a non-empty OUTPUT_DIR: the old run is moved aside to OUTPUT_DIR.old-<time>",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors (also HODOR_DEBUG=1)")
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (it is only drawn when stderr is a terminal anyway; or set HODOR_PROGRESS=0)",
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE config overrides")
     return parser
 

@@ -1,7 +1,7 @@
 """The training loop: gradient accumulation, AMP, DDP, non-finite guard, signals, resume.
 
 ``Trainer`` is deliberately thin: ``run_step`` draws ``accum_steps`` per-forward batches, runs
-the (possibly DDP-wrapped) :class:`~hodor.engine.regimes.TrainingModule` under autocast, and
+the (possibly DDP-wrapped) :class:`~hodor.training.regimes.TrainingModule` under autocast, and
 takes one optimiser step; everything periodic (logging, checkpoints, evaluation, images,
 progress) is a hook (``hodor.engine.hooks``). ``build_trainer(cfg)`` wires it from a config.
 """
@@ -12,22 +12,22 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
 from ..checkpoint.checkpointer import Checkpointer, restore_rng_state, sampler_state_for_rank, unwrap
+from ..structures import ClipBatch, ResumableLoader
 from ..utils import comm
+from ..utils.device import PRECISION_DTYPES
 from ..utils.errors import TrainingAborted
 from ..utils.logger import get_logger
 from .events import EventStorage
-from .hooks import HookBase
-from .regimes import RegimeOutput
 
 logger = get_logger(__name__)
 
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+PRECISIONS = PRECISION_DTYPES  # alias kept for one release (moved to hodor.utils.device)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -68,6 +68,54 @@ def accumulation_plan(ims_per_batch: int, max_samples_per_gpu: int, world_size: 
     return per_forward, per_rank // per_forward
 
 
+def forward_index(iteration: int, sub_step: int) -> int:
+    """The index a regime receives for forward ``sub_step`` of optimiser step ``iteration``.
+
+    As the original (``iter_num = elapsed_iterations + sub_iteration`` in its
+    ``Trainer.forward``): ``iteration + sub_step``, the same on every process. The index only
+    selects the parity-alternating variant of the long cycle. Rule and consequence: with A
+    forwards per step, step i runs variants parity(i), ..., parity(i + A - 1); A = 1 (e.g. 8 GPUs
+    x 1 sample, 4 x 2) alternates per step, an even A mixes both halves in every step, and over
+    any two consecutive steps every split of the global batch into processes x sub-batches sees
+    both variants equally often. Which samples form each forward is split-independent
+    (hodor.data.grouping); the per-step variant mix is the original's, which depends on A.
+    """
+    return iteration + sub_step
+
+
+class HookBase:
+    """Override any of the four callbacks; ``state_dict`` is stored in checkpoints.
+
+    Lives beside the loop that calls it (the concrete hooks in :mod:`.hooks` import it), so the
+    loop and its hooks do not import each other.
+    """
+
+    trainer: Trainer
+
+    def before_train(self) -> None: ...
+    def after_train(self) -> None: ...
+    def before_step(self) -> None: ...
+    def after_step(self) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class StepOutput(Protocol):
+    """What the trained module returns for one forward: the loop needs nothing else.
+
+    ``hodor.training.StepOutput`` is the implementation; the loop stays generic.
+    """
+
+    losses: dict[str, torch.Tensor]  # weighted scalar loss terms, logged by name
+    metrics: dict[str, torch.Tensor]  # scalars logged only
+
+    @property
+    def total_loss(self) -> torch.Tensor: ...  # the optimised scalar
+
+
 class Trainer:
     """Iteration-based loop over an (infinite) iterable of per-forward ``ClipBatch`` objects."""
 
@@ -76,7 +124,7 @@ class Trainer:
         module: nn.Module,
         optimizer: torch.optim.Optimizer,
         scheduler: Any,
-        data_loader: Iterable,
+        data: ResumableLoader,
         *,
         max_iter: int,
         accum_steps: int = 1,
@@ -86,16 +134,16 @@ class Trainer:
         max_nonfinite: int = 5,
         checkpointer: Checkpointer | None = None,
         config_dict: dict | None = None,
-        sampler: Any = None,
+        model: nn.Module | None = None,
         tb_writer: Any = None,
         hooks: Sequence[HookBase] = (),
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"SOLVER.PRECISION must be one of {list(PRECISIONS)}, got {precision!r}")
         self.module = module
-        self.model = unwrap(module).model if hasattr(unwrap(module), "model") else unwrap(module)
+        self.model = model if model is not None else unwrap(module)  # the network whose weights are checkpointed
         self.optimizer, self.scheduler = optimizer, scheduler
-        self.data_loader = data_loader
+        self.data = data
         self.max_iter, self.accum_steps = max_iter, accum_steps
         self.device = torch.device(device)
         self.precision = precision
@@ -107,7 +155,6 @@ class Trainer:
         self.max_nonfinite = max_nonfinite
         self.checkpointer = checkpointer
         self.config_dict = config_dict
-        self.sampler = sampler
         self.tb_writer = tb_writer
         self.storage = EventStorage()
         self.hooks: list[HookBase] = []
@@ -117,8 +164,8 @@ class Trainer:
         self.nonfinite_in_a_row = 0
         self.nonfinite_total = 0
         self.batches_consumed = 0
-        self.last_output: RegimeOutput | None = None
-        self.last_batch: Any = None
+        self.last_output: StepOutput | None = None
+        self.last_batch: ClipBatch | None = None
         self._pending_rng: dict | None = None
         self._stop_signal = 0
         self._abort_signal = 0
@@ -140,9 +187,7 @@ class Trainer:
             "nonfinite_total": self.nonfinite_total,
             "batches_consumed": self.batches_consumed,
         }
-        sampler_state = (
-            self.sampler.state_dict() if self.sampler is not None and hasattr(self.sampler, "state_dict") else None
-        )
+        sampler_state = self.data.state_dict()
         try:
             return self.checkpointer.save(
                 name,
@@ -178,19 +223,26 @@ class Trainer:
         self.nonfinite_total = int(extra.get("nonfinite_total", 0))
         self.batches_consumed = int(extra.get("batches_consumed", 0))
         sampler_state = sampler_state_for_rank(data)
-        if self.sampler is not None and sampler_state is not None and hasattr(self.sampler, "load_state_dict"):
-            self.sampler.load_state_dict(sampler_state)
-        elif self.sampler is not None:
-            logger.warning(
-                "sampler state not restored (world size changed or sampler has no state): data order differs"
-            )
+        if sampler_state is not None:
+            self.data.load_state_dict(sampler_state)
+        else:
+            logger.warning("data position not restored (the checkpoint has none): data order differs")
         rng = data.get("rng") or []
         self._pending_rng = rng[comm.get_rank()] if len(rng) == comm.get_world_size() else None
 
     # -- loop --------------------------------------------------------------------------------
     def train(self) -> None:
-        logger.info("Starting training from iteration %d to %d", self.start_iter, self.max_iter)
-        self._data_iter = iter(self.data_loader)
+        if self.start_iter >= self.max_iter:
+            logger.info(
+                "Nothing to train: %d of SOLVER.MAX_ITER=%d iterations are already done (raise SOLVER.MAX_ITER to continue)",
+                self.start_iter,
+                self.max_iter,
+            )
+        elif self.start_iter > 0:
+            logger.info("Resuming training after iteration %d, up to %d", self.start_iter, self.max_iter)
+        else:
+            logger.info("Starting training: %d iterations", self.max_iter)
+        self._data_iter = iter(self.data)
         self.module.train()
         previous = self._install_signal_handlers()
         self.iter = self.start_iter
@@ -212,7 +264,7 @@ class Trainer:
                 h.after_train()
             self._restore_signal_handlers(previous)
 
-    def _next_batch(self) -> Any:
+    def _next_batch(self) -> ClipBatch:
         batch = next(self._data_iter)
         if self._pending_rng is not None:
             # Restored only after the first batch of a resumed run: a data iterator may draw from
@@ -221,7 +273,7 @@ class Trainer:
             restore_rng_state(self._pending_rng)
             self._pending_rng = None
         self.batches_consumed += 1
-        return batch.to(self.device) if hasattr(batch, "to") else batch
+        return batch.to(self.device)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.amp_dtype is None:
@@ -239,7 +291,7 @@ class Trainer:
             sync = contextlib.nullcontext() if not is_ddp or k == self.accum_steps - 1 else self.module.no_sync()
             with sync:
                 with self._autocast():
-                    out: RegimeOutput = self.module(batch, self.iter)
+                    out: StepOutput = self.module(batch, forward_index(self.iter, k))
                 loss = out.total_loss / self.accum_steps
                 finite = finite and bool(torch.isfinite(loss.detach()))
                 (self.scaler.scale(loss) if self.scaler is not None else loss).backward()

@@ -1,5 +1,6 @@
 """Evaluation: DAVIS 2017 J&F identical to the official toolkit, YouTube-VOS submission writer."""
 
+from ..utils.palette import davis_palette, save_index_png
 from .davis_evaluator import (
     DavisEvalError,
     DavisResults,
@@ -12,7 +13,6 @@ from .davis_evaluator import (
     write_csvs,
 )
 from .davis_metrics import boundary_f, boundary_map, boundary_radius, region_similarity, statistics
-from .palette import davis_palette, save_index_png
 from .results_io import MaskReadError, read_index_png
 from .youtube_vos import (
     SubmissionError,

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hodor.utils.labels import VOID_ID
 from hodor.utils.logger import get_logger
 
 from .davis_metrics import boundary_radius, frame_scores, statistics
@@ -29,7 +30,7 @@ from .results_io import MaskReadError, read_index_png, write_table_csv
 
 logger = get_logger(__name__)
 
-VOID_LABEL = 255
+VOID_LABEL = VOID_ID  # name kept for one release
 GLOBAL_HEADER = ["J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay"]
 PER_OBJECT_HEADER = ["Sequence", "J-Mean", "F-Mean"]
 

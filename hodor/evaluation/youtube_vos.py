@@ -15,7 +15,7 @@ import numpy as np
 
 from hodor.utils.logger import get_logger
 
-from .palette import save_index_png
+from ..utils.palette import save_index_png
 
 logger = get_logger(__name__)
 

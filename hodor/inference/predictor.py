@@ -35,6 +35,10 @@ Differences from the original, all outside the maths:
   (see ``preprocess_mask``). An empty mask is an error.
 * A mask given for an already tracked id is used as a ground-truth override at that frame
   (correction); the object is not encoded anew from it, the re-encoding of the frame picks it up.
+* With ``exact_given_masks`` (``INFERENCE.EXACT_GIVEN_MASKS``, on by default through
+  ``from_config``) a frame with given masks outputs exactly those masks at the original size for
+  the ids given there, as other VOS tools do; the original re-rendered them through the network
+  size (thin structures such as bicycle spokes were lost). What is re-encoded is unchanged.
 * Ids are any positive integers; they need not be contiguous. Channel j of the decoder output
   belongs to the j-th smallest tracked id, and the output index map holds the ids themselves.
 """
@@ -50,13 +54,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..modeling.masks import downsample_masks, encoder_masks_from_probs, grid_cells
+from ..modeling.masks import downsample_masks, encoder_masks_from_probs, first_object_channel, grid_cells
+from ..utils.device import PRECISION_DTYPES
 from ..utils.logger import get_logger
 from .preprocess import padded_hw, preprocess_frame, preprocess_mask, resized_hw, to_original_size
 
 logger = get_logger(__name__)
-
-_PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass
@@ -94,6 +97,11 @@ class VideoPredictor:
             event "encode_given" (objects encoded from given masks), "reencode" (a frame
             re-encoded from its prediction) or "decode"; ``tensors`` holds the inputs/outputs
             (masks, descriptors, logits, invalid masks). For debugging and the parity check.
+        exact_given_masks: on a frame with given masks, return exactly those masks (original
+            resolution) for the ids given there and the prediction elsewhere; pixels predicted as
+            a given id outside its mask take the best other channel. False (the default here, for
+            parity) = the original's output, the given masks re-rendered through the network
+            size; ``from_config`` reads ``INFERENCE.EXACT_GIVEN_MASKS`` (True by default).
     """
 
     def __init__(
@@ -109,11 +117,12 @@ class VideoPredictor:
         precision: str = "fp32",
         device: torch.device | str | None = None,
         observer: Callable[[str, int, dict[str, Tensor]], None] | None = None,
+        exact_given_masks: bool = False,
     ) -> None:
         if temporal_window < 1:
             raise ValueError(f"INFERENCE.TEMPORAL_WINDOW must be >= 1, got {temporal_window}")
-        if precision not in _PRECISIONS:
-            raise ValueError(f"INFERENCE.PRECISION must be one of {sorted(_PRECISIONS)}, got {precision!r}")
+        if precision not in PRECISION_DTYPES:
+            raise ValueError(f"INFERENCE.PRECISION must be one of {sorted(PRECISION_DTYPES)}, got {precision!r}")
         if size_divisibility % 8 != 0:
             raise ValueError(f"size_divisibility must be a multiple of 8 (stride-8 features), got {size_divisibility}")
         self.model = model
@@ -129,6 +138,7 @@ class VideoPredictor:
         self.device = torch.device(device)
         self.num_bg = int(model.num_bg_descriptors)
         self.observer = observer
+        self.exact_given_masks = bool(exact_given_masks)
         self.reset()
 
     @classmethod
@@ -144,6 +154,7 @@ class VideoPredictor:
             size_divisibility=cfg.INPUT.SIZE_DIVISIBILITY,
             precision=cfg.INFERENCE.PRECISION,
             device=device,
+            exact_given_masks=cfg.INFERENCE.EXACT_GIVEN_MASKS,
         )
 
     # ------------------------------------------------------------------ state
@@ -169,7 +180,7 @@ class VideoPredictor:
 
     # ------------------------------------------------------------------ helpers
     def _autocast(self) -> contextlib.AbstractContextManager:
-        dtype = _PRECISIONS[self.precision]
+        dtype = PRECISION_DTYPES[self.precision]
         if dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=dtype)
@@ -188,6 +199,15 @@ class VideoPredictor:
         self.orig_hw = (h, w)
         self.size_hw = resized_hw(h, w, self.min_dim, self.max_dim)
         self.pad_hw = padded_hw(*self.size_hw, self.size_divisibility)
+        logger.info(
+            "video %dx%d (HxW): inference at %dx%d (INFERENCE.MIN_DIM %d, MAX_DIM %d)%s",
+            h,
+            w,
+            *self.size_hw,
+            self.min_dim,
+            self.max_dim,
+            "; annotated frames output the given masks exactly" if self.exact_given_masks else "",
+        )
         hp, wp = self.pad_hw
         self._grid_full = grid_cells(hp, wp, self.num_bg, device=self.device)
 
@@ -262,6 +282,11 @@ class VideoPredictor:
         frame = np.asarray(frame_rgb)
         if frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"frame {self.frame_index}: expected an RGB array [H,W,3], got shape {frame.shape}")
+        if frame.dtype != np.uint8:
+            raise TypeError(
+                f"frame {self.frame_index}: expected uint8 RGB (0-255), got dtype {frame.dtype} "
+                "(for floats in [0,1]: (frame * 255).round().astype(np.uint8))"
+            )
         h, w = frame.shape[:2]
         if self.orig_hw is None:
             self._init_video(h, w)
@@ -301,12 +326,18 @@ class VideoPredictor:
             self._encode_new_objects(t, f8, {oid: gt[oid] for oid in new_ids}, store_bg=first_objects)
             self._object_ids = sorted(self._object_ids + new_ids)
         if first_objects:
-            return self._output_given_masks(gt, out_dtype, return_probs)
+            out = self._output_given_masks(gt, out_dtype, return_probs)
+            if self.exact_given_masks:
+                # only the given objects exist yet: their masks are the whole output
+                if return_probs:
+                    return _paste_given(np.zeros_like(out[0]), masks), out[1]
+                return _paste_given(np.zeros_like(out), masks)
+            return out
 
         ids = self._object_ids
         logits = self._decode(t, ids, f4, f8).float()  # [1,1+Qb+I,Hp/4,Wp/4]
         hp, wp = self.pad_hw
-        first_obj = 1 + self.num_bg
+        first_obj = first_object_channel(self.num_bg)
         override = [(first_obj + ids.index(oid), m) for oid, m in gt.items()]
 
         # output path: upsample logits, then softmax, then override
@@ -316,6 +347,14 @@ class VideoPredictor:
         index = probs.argmax(dim=0)
         lut = torch.tensor([0] * first_obj + ids, device=index.device, dtype=torch.int64)
         result = lut[index].cpu().numpy().astype(out_dtype)
+        if self.exact_given_masks and masks:
+            # pixels the network gives to a given id outside its mask: best channel of the others
+            given_ch = [first_obj + ids.index(oid) for oid in masks]
+            others = probs.clone()
+            others[given_ch] = -1.0
+            alt = lut[others.argmax(dim=0)].cpu().numpy().astype(out_dtype)
+            result = np.where(np.isin(result, list(masks)), alt, result)
+            result = _paste_given(result, masks)
 
         # re-encoding path: softmax at stride 4, upsample, override, down to stride 8
         p4 = torch.softmax(logits, dim=1)
@@ -387,6 +426,14 @@ class VideoPredictor:
             onehot = F.one_hot(index, num_classes=len(ids) + 1).permute(2, 0, 1).float()
             return result, onehot[[0, *order]].cpu()
         return result
+
+
+def _paste_given(result: np.ndarray, masks: Mapping[int, np.ndarray]) -> np.ndarray:
+    """The given masks, pixel-exact at the original size, over ``result`` [H,W] (larger id wins overlaps)."""
+    out = result.copy()
+    for oid in sorted(masks):
+        out[np.asarray(masks[oid]).astype(bool)] = oid
+    return out
 
 
 def _override(probs: Tensor, override: list[tuple[int, Tensor]]) -> Tensor:

@@ -16,15 +16,16 @@ from collections.abc import Sequence
 
 import numpy as np
 from torch import nn
-from tqdm import tqdm
 
 from ..data.davis import load_davis_folder
 from ..data.io import DataError
 from ..data.records import VideoRecord
-from ..evaluation.palette import save_index_png
+from ..evaluation.youtube_vos import ANNOTATIONS, zip_submission
+from ..utils.labels import VOID_ID
 from ..utils.logger import get_logger
+from ..utils.palette import save_index_png
+from ..utils.progress import progress_bar
 from .predictor import VideoPredictor
-from .video_io import VOID_ID
 
 logger = get_logger(__name__)
 
@@ -95,7 +96,7 @@ def run_records(
         raise ValueError(f"frames_to_write must be 'all' or 'eval', got {frames_to_write!r}")
     predictor = VideoPredictor.from_config(model, cfg)
     os.makedirs(out_dir, exist_ok=True)
-    bar = tqdm(records, desc="videos", unit="video", disable=not progress)
+    bar = progress_bar(records, desc="videos", unit="video", enabled=progress)
     for rec in bar:
         bar.set_postfix_str(rec.video_id)
         frames = rec.eval_frames if frames_to_write == "eval" else None
@@ -146,8 +147,6 @@ def run_youtube_vos(
 
     Returns the zip path. A missing expected frame is an error (no zip is written).
     """
-    from ..evaluation.youtube_vos import ANNOTATIONS, zip_submission
-
     ann = os.path.join(out_dir, ANNOTATIONS)
     run_records(model, cfg, records, ann, frames_to_write="eval", progress=progress)
     expected = {}

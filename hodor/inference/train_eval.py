@@ -14,8 +14,10 @@ from collections.abc import Callable
 
 from torch import nn
 
+from ..evaluation import evaluate_davis, read_sequence_list
 from ..utils import comm
 from ..utils.logger import get_logger
+from .run_dataset import run_dataset
 from .targets import resolve_test_dataset
 
 logger = get_logger(__name__)
@@ -40,9 +42,6 @@ def make_davis_eval_fn(cfg, model: nn.Module) -> Callable[[], dict[str, float]] 
         return None
 
     def evaluate() -> dict[str, float]:
-        from ..evaluation import evaluate_davis, read_sequence_list
-        from .run_dataset import run_dataset
-
         out: dict[str, float] = {}
         if comm.is_main_process():
             for i, (name, root, split) in enumerate(targets):

@@ -15,13 +15,15 @@ import cv2
 import numpy as np
 
 from ..data.io import DataError, read_image, read_index_mask
-from ..evaluation.palette import davis_palette
+from ..utils.draw import label_object_ids, put_label
 from ..utils.logger import get_logger
+from ..utils.palette import davis_palette
+from ..utils.video_writer import Mp4Writer
+from .user_masks import fit_mask_size, objects_from_index_map
 
 logger = get_logger(__name__)
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-VOID_ID = 255
 
 
 class VideoSource:
@@ -161,30 +163,29 @@ def split_index_mask(index_map: np.ndarray, source: str = "mask") -> dict[int, n
 
     Ids are kept as they are (need not be contiguous); the predictor's output uses the same ids.
     """
-    ids = [int(v) for v in np.unique(index_map) if v not in (0, VOID_ID)]
-    if not ids:
-        raise DataError(source, "mask contains no object (only background/void pixels)")
-    return {i: index_map == i for i in ids}
+    return objects_from_index_map(index_map, source, void_255=True)
 
 
 def load_masks(
-    specs: Sequence[MaskSpec], frame_hw: tuple[int, int], num_frames: int | None
+    specs: Sequence[MaskSpec],
+    frame_hw: tuple[int, int],
+    num_frames: int | None,
+    mask_resize: str | None = None,
+    void_255: bool = False,
 ) -> dict[int, dict[int, np.ndarray]]:
     """Read mask PNGs -> {frame index: {object id: bool mask}}, validating sizes and frame indices.
 
     ``num_frames`` None skips the range check (video files whose length is only known at the end;
-    the caller checks that every annotated frame was reached).
+    the caller checks that every annotated frame was reached). ``mask_resize`` and ``void_255``
+    follow :mod:`hodor.inference.user_masks` (binary 0/255 masks are object 1 unless ``void_255``).
     """
     out: dict[int, dict[int, np.ndarray]] = {}
     for spec in specs:
         if spec.frame < 0 or (num_frames is not None and spec.frame >= num_frames):
             raise DataError(spec.path, f"mask is given for frame {spec.frame}, but the video has {num_frames} frames")
         index = read_index_mask(spec.path)
-        if index.shape != tuple(frame_hw):
-            raise DataError(
-                spec.path, f"mask is {index.shape[0]}x{index.shape[1]} but the frames are {frame_hw[0]}x{frame_hw[1]}"
-            )
-        objs = split_index_mask(index, spec.path)
+        index = fit_mask_size(index, frame_hw, spec.path, mask_resize)
+        objs = objects_from_index_map(index, spec.path, void_255=void_255)
         if spec.frame in out:
             dup = sorted(set(out[spec.frame]) & set(objs))
             if dup:
@@ -193,8 +194,18 @@ def load_masks(
     return out
 
 
-def overlay(frame_rgb: np.ndarray, index_map: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """Blend the palette colour of every object into the frame; object outlines stay opaque."""
+def overlay(
+    frame_rgb: np.ndarray,
+    index_map: np.ndarray,
+    alpha: float = 0.5,
+    title: str | None = None,
+    label_ids: bool = False,
+) -> np.ndarray:
+    """Blend the palette colour of every object into the frame; object outlines stay opaque.
+
+    ``title`` (e.g. "prediction") is written in the top-left corner, ``label_ids`` writes each
+    object's id on it.
+    """
     pal = davis_palette()
     ids = np.asarray(index_map).astype(np.int64) % 256
     colour = pal[ids].astype(np.float32)
@@ -203,30 +214,25 @@ def overlay(frame_rgb: np.ndarray, index_map: np.ndarray, alpha: float = 0.5) ->
     out = np.where(fg, (1 - alpha) * out + alpha * colour, out)
     edges = cv2.morphologyEx((ids).astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
     out[edges & fg[..., 0]] = colour[edges & fg[..., 0]]
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    out = np.ascontiguousarray(np.clip(out + 0.5, 0, 255).astype(np.uint8))
+    if label_ids:
+        label_object_ids(out, np.asarray(index_map))
+    if title:
+        put_label(out, title)
+    return out
 
 
-class OverlayVideoWriter:
-    """mp4 (``mp4v``) writer of RGB frames via OpenCV; fails at once if the file cannot be opened."""
+class OverlayVideoWriter(Mp4Writer):
+    """mp4 of RGB frames: H.264 when imageio-ffmpeg is installed, else OpenCV mp4v (see Mp4Writer).
 
-    def __init__(self, path: str | os.PathLike, fps: float, frame_hw: tuple[int, int]) -> None:
-        self.path = os.fspath(path)
-        parent = os.path.dirname(self.path)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
-        h, w = frame_hw
-        self._writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (int(w), int(h)))
-        if not self._writer.isOpened():
-            raise DataError(self.path, "cannot open the overlay video for writing (OpenCV mp4v)")
+    Fails at once (DataError naming the file) if the file cannot be opened.
+    """
 
-    def write(self, frame_rgb: np.ndarray) -> None:
-        self._writer.write(cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR))
-
-    def close(self) -> None:
-        self._writer.release()
+    def __init__(self, path: str | os.PathLike, fps: float, frame_hw: tuple[int, int], codec: str = "auto") -> None:
+        try:
+            super().__init__(path, fps, frame_hw, codec)
+        except OSError as e:
+            raise DataError(os.fspath(path), f"cannot open the overlay video for writing ({e})") from e
 
     def __enter__(self) -> OverlayVideoWriter:
         return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -8,6 +8,7 @@ from .masks import (
     downsample_masks,
     encoder_masks_from_index,
     encoder_masks_from_probs,
+    first_object_channel,
     grid_cells,
     merge_bg_logits,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "encoder_masks_from_probs",
     "grid_cells",
     "init_descriptors",
+    "first_object_channel",
     "merge_bg_logits",
     "normalize",
     "pad_to_multiple",

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from torchvision.ops import DeformConv2d
 
 from .deform_conv import deform_conv2d
+from .layer_stack import make_layers
 from .position_encoding import sine_position_embedding
 
 
@@ -173,13 +174,18 @@ class HodorDecoder(nn.Module):
         pos_enc_in_queries: bool = True,
         reduce_dim: int = 64,
         deform_conv_impl: str = "auto",
+        clone_layer_init: bool = True,
     ) -> None:
+        """``clone_layer_init``: all layers start as copies of one initialised layer, as the
+        original (``deepcopy`` of one ``DecoderLayer``); False = each layer initialised on its own."""
         super().__init__()
         self.dim = dim
         self.reduce_dim = reduce_dim
         self.pos_enc_in_queries = pos_enc_in_queries
-        self.attn_layers = nn.ModuleList(
-            DecoderLayer(dim, num_heads, ffn_dim, dropout, deform_conv_impl=deform_conv_impl) for _ in range(num_layers)
+        self.attn_layers = make_layers(
+            lambda: DecoderLayer(dim, num_heads, ffn_dim, dropout, deform_conv_impl=deform_conv_impl),
+            num_layers,
+            clone_layer_init,
         )
         self.conv_4x_reduce = _conv_relu_gn(dim, reduce_dim, 1, 8)
         self.conv_4x = _conv_relu_gn(dim, dim, 3, 8)

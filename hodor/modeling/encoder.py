@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from .descriptor_init import init_descriptors
+from .layer_stack import make_layers
 from .position_encoding import sine_position_embedding
 from .soft_masked_attention import SoftMaskedAttention
 
@@ -73,15 +74,19 @@ class HodorEncoder(nn.Module):
         learnable_scales: bool = True,
         pos_enc_in_keys: bool = False,
         fused: bool = True,
+        clone_layer_init: bool = True,
     ) -> None:
+        """``clone_layer_init``: all layers start as copies of one initialised layer, as the
+        original (``deepcopy`` of one ``EncoderLayer``); False = each layer initialised on its own."""
         super().__init__()
         self.num_bg = num_bg
         self.pos_enc_in_keys = pos_enc_in_keys
         self.fg_query_embed = nn.Parameter(torch.randn(dim))
         self.bg_query_embed = nn.Parameter(torch.randn(num_bg, dim))
-        self.attn_layers = nn.ModuleList(
-            EncoderLayer(dim, num_heads, ffn_dim, dropout, mask_scales, learnable_scales, fused)
-            for _ in range(num_layers)
+        self.attn_layers = make_layers(
+            lambda: EncoderLayer(dim, num_heads, ffn_dim, dropout, mask_scales, learnable_scales, fused),
+            num_layers,
+            clone_layer_init,
         )
 
     def forward(self, f8: Tensor, fg_masks: Tensor, bg_masks: Tensor) -> tuple[Tensor, Tensor]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .backbone import build_backbone
 from .decoder import HodorDecoder
 from .encoder import HodorEncoder
 
@@ -23,6 +24,7 @@ def build_encoder(cfg) -> HodorEncoder:
         learnable_scales=e.LEARNABLE_MASK_SCALES,
         pos_enc_in_keys=e.POS_ENC_IN_KEYS,
         fused=e.FUSED_ATTENTION,
+        clone_layer_init=e.CLONE_LAYER_INIT,
     )
 
 
@@ -38,6 +40,7 @@ def build_decoder(cfg) -> HodorDecoder:
         pos_enc_in_queries=d.POS_ENC_IN_QUERIES,
         reduce_dim=cfg.MODEL.HIDDEN_DIM // 4,  # 64 for the original width 256
         deform_conv_impl=d.DEFORM_CONV_IMPL,
+        clone_layer_init=d.CLONE_LAYER_INIT,
     )
 
 
@@ -61,8 +64,6 @@ class HODOR(nn.Module):
 
     @classmethod
     def from_config(cls, cfg) -> HODOR:
-        from .backbone import build_backbone  # written by another module owner; imported lazily
-
         return cls(build_backbone(cfg), build_encoder(cfg), build_decoder(cfg))
 
     @property

@@ -96,12 +96,19 @@ def encoder_masks_from_probs(fg_probs: Tensor, num_bg: int) -> tuple[Tensor, Ten
     return fg_probs, bg
 
 
+def first_object_channel(num_bg: int) -> int:
+    """Index of the first object channel in the decoder's output layout ``[B, 1+Qb+I, ...]``:
+    one catch-all background channel, ``Qb = num_bg`` background-descriptor channels, then one
+    channel per object. The one place that knows the layout (training regimes, the predictor)."""
+    return 1 + num_bg
+
+
 def merge_bg_logits(logits: Tensor, num_bg: int) -> Tensor:
     """[B, 1+Qb+I, ...] decoder logits -> [B, 1+I, ...]: max over catch-all + Qb background channels.
 
     The original merges the background channels with a max for the loss and for logging.
     """
-    nb = 1 + num_bg
+    nb = first_object_channel(num_bg)
     if logits.shape[1] < nb:
         raise ValueError(f"logits have {logits.shape[1]} channels, expected at least {nb}")
     bg = logits[:, :nb].amax(dim=1, keepdim=True)

@@ -1,6 +1,6 @@
 """Parity case d: the training forward (cycles, caching, re-encoding, trackability), loss and gradients.
 
-Runs our ``static_image`` regime (hodor.engine.regimes) on the fixture clip in eval mode with
+Runs our ``static_image`` regime (hodor.training.regimes) on the fixture clip in eval mode with
 autograd on, at an even and an odd iteration, and compares every prediction, the stacked loss
 inputs, the four encoder calls, the loss terms and the gradients of the listed parameters (mapped
 to our parameter layout with the same converter as the weights, since gradients transform like
@@ -31,7 +31,7 @@ def _present(ctx: ParityContext) -> bool:
 
 
 def _clip_batch(ctx: ParityContext):
-    from ..data.batch import ClipBatch
+    from ..structures.batch import ClipBatch
 
     ref, other = ctx.tensor("d_ref_image"), ctx.tensor("d_other_images")
     frames = torch.cat([ref[:, None], other], dim=1)  # [1, 3, 3, H, W]
@@ -69,10 +69,10 @@ def _expected_grads(ctx: ParityContext, tag: str) -> dict[str, np.ndarray]:
 
 
 def _run_tag(ctx: ParityContext, model, batch, tag: str, iteration: int) -> list[ArrayCheck]:
-    from ..engine.regimes import StaticImageRegime
+    from ..training.regimes import StaticImageRegime
 
     exp = ctx.expected
-    regime = StaticImageRegime(num_bg=model.num_bg_descriptors, cycles="", detach_masks=True, dice="multiclass_dice")
+    regime = StaticImageRegime(cycles="", detach_masks=True, dice="multiclass_dice")
     model.zero_grad(set_to_none=True)
     with torch.enable_grad():
         out = regime(model, batch, iteration, record=True)

@@ -71,16 +71,11 @@ def regenerate_weights(fixture_dir: str, out_path: str, seed: int, expected_dige
 
 def build_fixture_model(weights_path: str, device: str = "cpu"):
     """Original-layout weights -> our converted, strictly loaded HODOR model in eval mode."""
-    from ..checkpoint.convert import convert_original_checkpoint
-    from ..checkpoint.io import CheckpointError, match_state_dict
+    from ..checkpoint.loading import checkpoint_config, load_model_weights
     from ..modeling import build_model
 
-    sd, cfg = convert_original_checkpoint(weights_path)
-    model = build_model(cfg)
-    good, report = match_state_dict(model, sd, weights_path)
-    if not report.ok:
-        raise CheckpointError(f"converted fixture weights do not fit the model:\n{report.summary()}")
-    model.load_state_dict(good, strict=False)
+    model = build_model(checkpoint_config(weights_path))  # the original architecture (convert.original_config)
+    load_model_weights(model, weights_path, strict=True)
     return model.to(device).eval()
 
 

@@ -1,4 +1,4 @@
-"""Name -> object registries for backbones, datasets, training regimes and evaluators.
+"""Name -> object registries for backbones, datasets, training regimes and parity cases.
 
 Configs refer to components by name; a registry turns the name into the class or function
 and, for a wrong name, says which names exist (and which is closest).

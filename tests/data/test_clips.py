@@ -189,8 +189,8 @@ def test_resume_reproduces_uninterrupted_batches(syn_root, small_cfg):
     state = first.state_dict()
     resumed = list(islice(build_train_loader(cfg, start=state), 2))
     by_iter = list(islice(build_train_loader(cfg, start=2), 2))
-    trainer_style = build_train_loader(cfg)  # what a trainer does: loader.sampler.load_state_dict, then iter()
-    trainer_style.sampler.load_state_dict(state)
+    trainer_style = build_train_loader(cfg)  # what a trainer does: loader.load_state_dict, then iter()
+    trainer_style.load_state_dict(state)
     via_sampler = list(islice(trainer_style, 1))
     via_sampler += list(islice(trainer_style, 1))  # a new iterator continues after the consumed batch
     for x, y, z, u in zip(full[2:], resumed, by_iter, via_sampler, strict=True):

@@ -42,7 +42,7 @@ def test_builtin_names_registered():
 
 def test_coco_records_are_lazy_and_decode(syn_root):
     recs = load_dataset("coco_2017_train", syn_root)
-    assert len(recs) == 4 and all(isinstance(r, ImageRecord) for r in recs)
+    assert len(recs) == 6 and all(isinstance(r, ImageRecord) for r in recs)
     with open(os.path.join(syn_root, "coco", "annotations", "instances_train2017.json")) as fh:
         raw = json.load(fh)
     # segmentations stay encoded in the records

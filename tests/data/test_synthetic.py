@@ -14,9 +14,19 @@ import pytest
 from PIL import Image
 from pycocotools.coco import COCO
 
-from hodor.data.synthetic import _rng, main, make_all, make_coco, make_davis, make_youtube_vos
+from hodor.data.synthetic import (
+    ORIENTATIONS,
+    PRESETS,
+    _oriented,
+    _rng,
+    main,
+    make_all,
+    make_coco,
+    make_davis,
+    make_youtube_vos,
+)
 from hodor.data.synthetic_scenes import first_mask_iou, render_video, sample_image_scene, sample_video_scene
-from hodor.evaluation.palette import davis_palette
+from hodor.utils.palette import davis_palette
 
 # pycocotools 2.0 + numpy 2 warn on every decode; not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -78,7 +88,10 @@ def test_coco_annotations_exact_and_consistent(tmp_path):
         with Image.open(os.path.join(root, "train2017", info["file_name"])) as im:
             assert im.size == (info["width"], info["height"]) and im.mode == "RGB"
         # the scene the generator drew for this image: every decoded annotation must equal its exact mask
-        scene = sample_image_scene(_rng(1, "coco", "train2017", img_id - 1), 72, 96, 4, crowd_prob=1.0)
+        i = img_id - 1
+        h, w = _oriented(72, 96, ORIENTATIONS[i % 3])
+        assert (info["height"], info["width"]) == (h, w)
+        scene = sample_image_scene(_rng(1, "coco", "train2017", i), h, w, 4, crowd_prob=1.0, num_objects=1 + i % 4)
         anns = coco.loadAnns(coco.getAnnIds(imgIds=img_id, iscrowd=None))
         assert len(anns) == len(scene.objects)
         for ann, (label, category, is_crowd) in zip(anns, scene.objects):
@@ -92,7 +105,7 @@ def test_coco_annotations_exact_and_consistent(tmp_path):
             seg = ann["segmentation"]
             if is_crowd:
                 seen.add("crowd")
-                assert isinstance(seg["counts"], list) and sum(seg["counts"]) == 72 * 96
+                assert isinstance(seg["counts"], list) and sum(seg["counts"]) == h * w
             elif isinstance(seg, dict):
                 seen.add("rle")
                 assert isinstance(seg["counts"], str)
@@ -229,5 +242,24 @@ def test_cli_script_and_module(tmp_path, monkeypatch):
     runpy.run_module("hodor.data.synthetic", run_name="__main__")
     for sub in ("script", "module"):
         coco = COCO(str(tmp_path / sub / "coco" / "annotations" / "instances_train2017.json"))
-        assert [coco.imgs[i]["height"] for i in coco.getImgIds()] == [48, 48]
+        # image 0 landscape 48x64, image 1 its portrait transpose
+        assert [(coco.imgs[i]["height"], coco.imgs[i]["width"]) for i in coco.getImgIds()] == [(48, 64), (64, 48)]
         assert all(coco.annToMask(a).sum() == a["area"] for a in coco.loadAnns(coco.getAnnIds()))
+
+
+def test_coco_presets_have_every_orientation_and_1_to_6_objects(tiny_root):
+    """The recipe report (batch grouping, object-count balancing) needs portrait, landscape and
+    square images and busy images; both presets are built the same way (checked on "tiny")."""
+    for preset in ("tiny", "quickstart"):
+        p = PRESETS[preset]["coco"]
+        assert p["max_objects"] >= 6 and p["num_images"] >= 6
+    coco = COCO(os.path.join(tiny_root, "coco", "annotations", "instances_train2017.json"))
+    shapes = set()
+    counts = set()
+    for img_id in coco.getImgIds():
+        info = coco.loadImgs(img_id)[0]
+        r = info["height"] / info["width"]
+        shapes.add("portrait" if r > 1 else "landscape" if r < 1 else "square")
+        counts.add(len(coco.getAnnIds(imgIds=img_id, iscrowd=False)))
+    assert shapes == {"portrait", "landscape", "square"}
+    assert min(counts) == 1 and max(counts) >= 6

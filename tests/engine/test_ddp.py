@@ -19,30 +19,33 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
         MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank)
     )
     torch.set_num_threads(1)
-    from hodor.engine.build import build_trainer
+    from hodor.engine.distributed import launch
     from hodor.engine.setup import default_setup
+    from hodor.training.build import build_trainer
     from hodor.utils import comm
+    from tests.helpers import ClipStream, tiny_cfg
 
-    from .helpers import ClipStream, tiny_cfg
+    def train() -> None:
+        assert comm.is_dist() and comm.get_world_size() == 2  # launch joined the process group
+        # global batch 4 over 2 ranks = 2 accumulated forwards of 1 sample per rank (exercises no_sync)
+        cfg = tiny_cfg(out, "SOLVER.MAX_ITER", "2", "SOLVER.IMS_PER_BATCH", "4", "SOLVER.CHECKPOINT_PERIOD", "100")
+        default_setup(cfg)  # seeds SEED + rank: ranks start from different inits, DDP broadcasts rank 0's
+        stream = ClipStream(1, size=32, seed=10 + rank)  # and see different data
+        trainer = build_trainer(cfg, data=stream, progress_bar=False)
+        assert isinstance(trainer.module, torch.nn.parallel.DistributedDataParallel)
+        assert trainer.accum_steps == 2
+        trainer.train()
+        torch.save(
+            {
+                "params": trainer.model.state_dict(),
+                "loss": trainer.storage.latest()["loss"][0],
+                "batches": trainer.batches_consumed,
+            },
+            os.path.join(out, f"rank{rank}.pt"),
+        )
 
-    assert comm.init_distributed(backend="gloo")
-    # global batch 4 over 2 ranks = 2 accumulated forwards of 1 sample per rank (exercises no_sync)
-    cfg = tiny_cfg(out, "SOLVER.MAX_ITER", "2", "SOLVER.IMS_PER_BATCH", "4", "SOLVER.CHECKPOINT_PERIOD", "100")
-    default_setup(cfg)  # seeds SEED + rank: ranks start from different inits, DDP broadcasts rank 0's
-    stream = ClipStream(1, size=32, seed=10 + rank)  # and see different data
-    trainer = build_trainer(cfg, data=(stream, stream), progress_bar=False)
-    assert isinstance(trainer.module, torch.nn.parallel.DistributedDataParallel)
-    assert trainer.accum_steps == 2
-    trainer.train()
-    torch.save(
-        {
-            "params": trainer.model.state_dict(),
-            "loss": trainer.storage.latest()["loss"][0],
-            "batches": trainer.batches_consumed,
-        },
-        os.path.join(out, f"rank{rank}.pt"),
-    )
-    torch.distributed.destroy_process_group()
+    launch(train, backend="gloo")  # creates the gloo group, runs, destroys it
+    assert not torch.distributed.is_initialized()
 
 
 @pytest.mark.slow

@@ -7,19 +7,18 @@ import signal
 import pytest
 import torch
 
-from hodor.engine.build import build_trainer
 from hodor.engine.hooks import HookBase
 from hodor.engine.setup import default_setup
 from hodor.engine.trainer import TrainingInterrupted
-
-from .helpers import ClipStream, tiny_cfg
+from hodor.training.build import build_trainer
+from tests.helpers import ClipStream, tiny_cfg
 
 
 def _trainer(out, *opts, eval_fn=None):
     cfg = tiny_cfg(out, "SOLVER.IMS_PER_BATCH", "1", *opts)
     default_setup(cfg)
     stream = ClipStream(1, size=32, seed=4)
-    return build_trainer(cfg, eval_fn=eval_fn, data=(stream, stream), progress_bar=False)
+    return build_trainer(cfg, eval_fn=eval_fn, data=stream, progress_bar=False)
 
 
 def test_eval_hook_logs_results_and_keeps_best(tmp_path):

@@ -7,12 +7,11 @@ import pytest
 import torch
 
 from hodor.checkpoint.checkpointer import CheckpointError
-from hodor.engine.build import build_trainer
 from hodor.engine.hooks import HookBase
 from hodor.engine.setup import default_setup
 from hodor.engine.trainer import NonFiniteLossError
-
-from .helpers import ClipStream, tiny_cfg
+from hodor.training.build import build_trainer
+from tests.helpers import ClipStream, tiny_cfg
 
 
 class LossRecorder(HookBase):
@@ -27,7 +26,7 @@ def _run(out, max_iter, resume=False, *opts, stream=None):
     cfg = tiny_cfg(out, "SOLVER.MAX_ITER", str(max_iter), *opts)
     default_setup(cfg)
     stream = stream or ClipStream(1, size=32, seed=5)
-    trainer = build_trainer(cfg, resume=resume, data=(stream, stream), progress_bar=False)
+    trainer = build_trainer(cfg, resume=resume, data=stream, progress_bar=False)
     rec = LossRecorder()
     trainer.register_hooks([rec])
     trainer.train()
@@ -75,7 +74,7 @@ def test_nonfinite_steps_are_skipped_then_abort(tmp_path):
         tmp_path / "abort", "SOLVER.MAX_NONFINITE_STEPS", "2", "SOLVER.MAX_ITER", "10", "SOLVER.IMS_PER_BATCH", "1"
     )
     default_setup(cfg)
-    trainer = build_trainer(cfg, data=(stream, stream), progress_bar=False)
+    trainer = build_trainer(cfg, data=stream, progress_bar=False)
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     with pytest.raises(NonFiniteLossError, match="2 consecutive non-finite losses"):
         trainer.train()
@@ -89,13 +88,13 @@ def test_resume_refuses_other_architecture_or_changed_config(tmp_path):
     stream = ClipStream(1, size=32)
     cfg = tiny_cfg(tmp_path, "SOLVER.MAX_ITER", "2", "MODEL.ENCODER.FFN_DIM", "32")
     with pytest.raises(CheckpointError, match="different architecture"):
-        build_trainer(cfg, resume=True, data=(stream, stream), progress_bar=False)
+        build_trainer(cfg, resume=True, data=stream, progress_bar=False)
     cfg = tiny_cfg(tmp_path, "SOLVER.MAX_ITER", "2", "SOLVER.BASE_LR", "0.001")
     with pytest.raises(CheckpointError, match=r"SOLVER.BASE_LR: 0.0001 -> 0.001"):
-        build_trainer(cfg, resume=True, data=(stream, stream), progress_bar=False)
+        build_trainer(cfg, resume=True, data=stream, progress_bar=False)
     # keys that may change on resume (run length, output cadence) are accepted
     cfg = tiny_cfg(tmp_path, "SOLVER.MAX_ITER", "2", "SOLVER.LOG_PERIOD", "5")
-    trainer = build_trainer(cfg, resume=True, data=(stream, stream), progress_bar=False)
+    trainer = build_trainer(cfg, resume=True, data=stream, progress_bar=False)
     assert trainer.start_iter == 1
 
 
@@ -115,10 +114,30 @@ def test_fine_tuning_loads_weights_only(tmp_path):
     Checkpointer(source, str(tmp_path / "src")).save("model_final", 7, periodic=False)
     stream = ClipStream(1, size=32)
     cfg = tiny_cfg(tmp_path / "ft", "MODEL.WEIGHTS", str(tmp_path / "src" / "model_final.pth"))
-    trainer = build_trainer(cfg, data=(stream, stream), progress_bar=False)
+    trainer = build_trainer(cfg, data=stream, progress_bar=False)
     assert trainer.start_iter == 0  # weights only: no iteration, optimiser or schedule state
     for k, v in source.state_dict().items():
         assert torch.equal(v, trainer.model.state_dict()[k]), k
     bad = tiny_cfg(tmp_path / "ft2", "MODEL.WEIGHTS", str(tmp_path / "missing.pth"))
     with pytest.raises(Exception, match="missing.pth"):
-        build_trainer(bad, data=(stream, stream), progress_bar=False)
+        build_trainer(bad, data=stream, progress_bar=False)
+
+
+def test_forward_index_under_accumulation_is_the_originals(tmp_path):
+    """The original passes ``elapsed_iterations + sub_iteration`` to every forward (its
+    hodor/training/main.py Trainer.forward); with 4 forwards per step: [0,1,2,3], [1,2,3,4]."""
+    cfg = tiny_cfg(tmp_path, "SOLVER.MAX_ITER", "2", "SOLVER.IMS_PER_BATCH", "4", "SOLVER.MAX_SAMPLES_PER_GPU", "1")
+    default_setup(cfg)
+    stream = ClipStream(1, size=32, seed=5)
+    trainer = build_trainer(cfg, data=stream, progress_bar=False)
+    assert trainer.accum_steps == 4
+    seen = []
+    forward = trainer.module.forward
+
+    def recording_forward(batch, iteration, record=False):
+        seen.append(iteration)
+        return forward(batch, iteration, record=record)
+
+    trainer.module.forward = recording_forward
+    trainer.train()
+    assert seen == [0, 1, 2, 3, 1, 2, 3, 4]

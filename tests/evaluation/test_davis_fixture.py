@@ -10,8 +10,8 @@ import shutil
 import numpy as np
 import pytest
 
+from hodor.cli.eval_vos import main as cli_main
 from hodor.evaluation import PredictionAbortError, evaluate_davis, write_csvs
-from hodor.evaluation.cli import main as cli_main
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "fixtures", "davis_eval")

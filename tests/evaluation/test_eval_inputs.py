@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hodor.cli.eval_vos import main as cli_main
 from hodor.evaluation import (
     DavisEvalError,
     PredictionAbortError,
@@ -17,7 +18,6 @@ from hodor.evaluation import (
     read_index_png,
     save_index_png,
 )
-from hodor.evaluation.cli import main as cli_main
 
 H, W = 12, 16
 

@@ -9,12 +9,12 @@ import pytest
 import yaml
 from PIL import Image
 
+from hodor.cli.eval_vos import main as eval_main
 from hodor.data.io import DataError, read_index_mask
 from hodor.data.records import VideoRecord
-from hodor.evaluation.cli import main as eval_main
-from hodor.evaluation.palette import save_index_png
 from hodor.inference import run_dataset
 from hodor.inference.run_dataset import run_youtube_vos
+from hodor.utils.palette import save_index_png
 from tests.inference.conftest import TINY_OPTS, box_mask, synthetic_video
 
 FIXTURE_DAVIS = os.path.join(os.path.dirname(__file__), "..", "fixtures", "davis_eval", "fixture", "DAVIS")

@@ -88,7 +88,7 @@ def test_timm_swin_imagenet_and_official_layout(tmp_path, swin_t):
     report = load_backbone_weights(swin_t, path)
     assert set(report.ignored) == {"head.fc.weight", "head.fc.bias", "norm.weight", "norm.bias"}
     trunk_keys = [k for k in swin_t.state_dict() if k.startswith("trunk.") and "out_norms" not in k]
-    assert len(report.loaded) == len(trunk_keys) and not report.unexpected and not report.shape_mismatch
+    assert len(report.loaded) == len(trunk_keys) and not report.unexpected and not report.mismatched
     assert_loaded(swin_t, {"trunk." + k: v for k, v in src.items() if k.startswith(("patch_embed", "layers"))})
 
     # the official Microsoft layout puts patch merging at the end of stage s (layers.{s}.downsample)
@@ -131,7 +131,7 @@ def test_shape_mismatch_reported_and_strict_raises(tmp_path, swin_t):
     torch.save({"model": {"backbone." + k: v for k, v in sd.items()}}, path)
     report = load_backbone_weights(copy.deepcopy(swin_t), path)
     assert report.source_format == "hodor backbone (prefix 'backbone.')"
-    assert report.shape_mismatch == [("fpn.lateral_convs.0.weight", (256, 95, 1, 1), (256, 96, 1, 1))]
+    assert report.mismatched == [("fpn.lateral_convs.0.weight", (256, 95, 1, 1), (256, 96, 1, 1))]
     assert report.unexpected == ["trunk.layers.9.blocks.0.norm1.weight"]
     assert report.missing == ["fpn.lateral_convs.0.weight"]
     text = str(report)

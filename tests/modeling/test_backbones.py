@@ -13,6 +13,8 @@ from hodor.config import get_cfg
 from hodor.modeling.backbone import (
     BACKBONE_REGISTRY,
     FPN,
+    Trunk,
+    TrunkOptions,
     build_backbone,
     build_backbone_by_name,
     convert_original_feature_extractor,
@@ -61,7 +63,20 @@ def test_converter_drops_dead_and_derived_keys(original_sd):
         convert_original_feature_extractor({"feature_extractor.bb_fpn.2.w": torch.zeros(1)})
 
 
-@pytest.mark.parametrize("name", ALL_NAMES)
+@pytest.mark.parametrize("name", BACKBONE_REGISTRY.names())
+def test_every_registered_factory_honours_the_trunk_contract(name):
+    """Each entry builds from TrunkOptions alone and gives four maps at strides 4..32 with the
+    channels it declares (what BackboneWithFPN relies on)."""
+    trunk = BACKBONE_REGISTRY.get(name)(TrunkOptions(drop_path_rate=0.0, frozen_bn=False))
+    assert isinstance(trunk, Trunk)
+    assert list(trunk.strides) == [4, 8, 16, 32] and trunk.size_divisibility % 32 == 0
+    with torch.no_grad():
+        feats = trunk.eval()(torch.randn(1, 3, 64, 64))
+    assert [f.shape[1] for f in feats] == list(trunk.out_channels)
+    assert [64 // f.shape[-1] for f in feats] == [4, 8, 16, 32]
+
+
+@pytest.mark.parametrize("name", BACKBONE_REGISTRY.names())
 def test_every_backbone_builds_and_gives_ceil_sizes(name):
     torch.manual_seed(0)
     model = build_backbone_by_name(name, out_channels=32, norm_groups=8).eval()

@@ -161,3 +161,32 @@ def test_decoder_rejects_misshaped_invalid_mask():
         _decode(
             enc, dec, fg, bg, torch.randn(1, 32, 8, 8), torch.randn(1, 32, 4, 4), torch.zeros(1, 2, 3, dtype=torch.bool)
         )
+
+
+def test_layers_start_identical_by_default_as_the_original():
+    """The original deep-copies one EncoderLayer / DecoderLayer n_layers times (its
+    modelling/encoder/encoder.py and decoder/decoder.py), so all layers are equal at step 0."""
+    from hodor.config import load_config
+    from hodor.modeling import build_decoder, build_encoder
+
+    def layer_states(mod):
+        return [mod.attn_layers[i].state_dict() for i in range(len(mod.attn_layers))]
+
+    for opts, equal in (
+        ([], True),
+        (["MODEL.ENCODER.CLONE_LAYER_INIT", "False", "MODEL.DECODER.CLONE_LAYER_INIT", "False"], False),
+    ):
+        cfg = load_config(
+            None, ["MODEL.HIDDEN_DIM", "64", "MODEL.ENCODER.FFN_DIM", "64", "MODEL.DECODER.FFN_DIM", "64", *opts]
+        )
+        torch.manual_seed(0)
+        for mod in (build_encoder(cfg), build_decoder(cfg)):
+            states = layer_states(mod)
+            assert len(states) == 5
+            for st in states[1:]:
+                same = all(torch.equal(st[k], states[0][k]) for k in st)
+                assert same == equal
+            # copies, not shared modules: one layer's update must not move another
+            with torch.no_grad():
+                next(mod.attn_layers[0].parameters()).add_(1.0)
+            assert not torch.equal(next(mod.attn_layers[0].parameters()), next(mod.attn_layers[1].parameters()))

@@ -87,9 +87,9 @@ def test_save_and_load_roundtrip(tmp_path, tiny_model):
     assert report.ok and report.checkpoint_cfg["MODEL"]["BACKBONE"]["NAME"] == "resnet18"
     for (k, a), b in zip(tiny_model.state_dict().items(), fresh.state_dict().values()):
         assert torch.equal(a, b), k
-    # .pth variants: {"model", "cfg"} with a DDP prefix, and a bare state dict
+    # .pth variants: {"model", "config"} (config as YAML text) with a DDP prefix, and a bare state dict
     sd = {"module." + k: v for k, v in tiny_model.state_dict().items()}
-    torch.save({"model": sd, "cfg": cfg.dump()}, tmp_path / "a.pth")
+    torch.save({"model": sd, "config": cfg.dump()}, tmp_path / "a.pth")
     sd2, cfg2 = read_checkpoint(str(tmp_path / "a.pth"))
     assert set(sd2) == set(tiny_model.state_dict()) and cfg2["MODEL"]["HIDDEN_DIM"] == 32
     torch.save(tiny_model.state_dict(), tmp_path / "b.pth")
@@ -141,7 +141,7 @@ def test_unsafe_pickle_and_bad_files_are_refused(tmp_path):
 def test_original_style_training_pickle_loads_weights_only(tmp_path):
     import numpy as np
 
-    from hodor.checkpoint.io import is_original_state_dict
+    from hodor.checkpoint.convert import is_original_state_dict
 
     # the original's four top-level keys, with numpy scalars in the logger state (allow-listed)
     ckpt = {

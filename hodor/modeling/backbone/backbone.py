@@ -7,10 +7,13 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hodor.config.recipe_weights import backbone_weights_path
 from hodor.utils.logger import get_logger
 
 from .fpn import FPN
 from .registry import BACKBONE_REGISTRY
+from .trunk import Trunk, TrunkFactory, TrunkOptions
+from .weights import load_backbone_weights
 
 logger = get_logger(__name__)
 
@@ -27,7 +30,7 @@ class BackboneWithFPN(nn.Module):
     The three submodules are separate so that optimisers can give the trunk its own LR / freeze it.
     """
 
-    def __init__(self, trunk: nn.Module, out_channels: int = 256, norm_groups: int = 16, name: str = "") -> None:
+    def __init__(self, trunk: Trunk, out_channels: int = 256, norm_groups: int = 16, name: str = "") -> None:
         super().__init__()
         self.name = name or type(trunk).__name__
         self.trunk = trunk
@@ -66,11 +69,10 @@ def build_backbone_by_name(
     ``freeze_at``: 0 trains everything; 1 freezes the stem / patch embedding; k freezes also the
     first k-1 stages (detectron2's convention). ``frozen_bn`` only affects ResNets.
     """
-    trunk = BACKBONE_REGISTRY.build(name, drop_path_rate=drop_path_rate, frozen_bn=frozen_bn)
+    factory: TrunkFactory = BACKBONE_REGISTRY.get(name)
+    trunk = factory(TrunkOptions(drop_path_rate=drop_path_rate, frozen_bn=frozen_bn))
     model = BackboneWithFPN(trunk, out_channels=out_channels, norm_groups=norm_groups, name=name)
     if weights:
-        from .weights import load_backbone_weights
-
         report = load_backbone_weights(model, weights, strict=False)
         if report.ok:
             logger.info("%s", report)
@@ -87,7 +89,7 @@ def build_backbone(cfg) -> BackboneWithFPN:
         out_channels=cfg.MODEL.HIDDEN_DIM,
         norm_groups=b.FPN_NORM_GROUPS,
         drop_path_rate=b.DROP_PATH_RATE,
-        weights=b.WEIGHTS,
+        weights=backbone_weights_path(b.WEIGHTS),
         freeze_at=b.FREEZE_AT,
         frozen_bn=b.FROZEN_BN,
     )

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from hodor.utils.logger import get_logger
 
 from .registry import BACKBONE_REGISTRY
+from .trunk import TrunkOptions
 
 logger = get_logger(__name__)
 
@@ -99,9 +100,8 @@ def _detectron2_to_torchvision(key: str) -> str | None:
 
 
 def _make_resnet(name: str):
-    def build(drop_path_rate: float = 0.0, frozen_bn: bool = True) -> ResNetTrunk:
-        del drop_path_rate  # stochastic depth is a Swin setting; ResNets train without it here
-        return ResNetTrunk(name, frozen_bn=frozen_bn)
+    def build(opts: TrunkOptions) -> ResNetTrunk:  # stochastic depth is a Swin setting: not used here
+        return ResNetTrunk(name, frozen_bn=opts.frozen_bn)
 
     build.__name__ = f"build_{name}"
     build.__doc__ = f"{name}: timm ResNet C2..C5 (torchvision key names)."

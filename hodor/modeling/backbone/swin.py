@@ -29,6 +29,7 @@ from timm.models.swin_transformer import SwinTransformerBlock, window_partition,
 from torch import Tensor, nn
 
 from .registry import BACKBONE_REGISTRY
+from .trunk import TrunkOptions
 
 
 @dataclass(frozen=True)
@@ -161,9 +162,8 @@ class SwinTrunk(nn.Module):
 
 
 def _make_swin(name: str):
-    def build(drop_path_rate: float = 0.2, frozen_bn: bool = True) -> SwinTrunk:
-        del frozen_bn  # Swin has no BatchNorm
-        return SwinTrunk(SWIN_SPECS[name], drop_path_rate=drop_path_rate)
+    def build(opts: TrunkOptions) -> SwinTrunk:  # Swin has no BatchNorm: frozen_bn does not apply
+        return SwinTrunk(SWIN_SPECS[name], drop_path_rate=opts.drop_path_rate)
 
     build.__name__ = f"build_{name}"
     build.__doc__ = f"{name}: timm Swin ({SWIN_SPECS[name]}) with detection-style windows and stage norms."

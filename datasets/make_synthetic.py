@@ -12,6 +12,7 @@ import sys
 if __name__ == "__main__":
     # run from a checkout without installing: make the repository root importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from hodor.data.synthetic import main
+    from hodor.data.synthetic import cli
 
-    main()
+    if status := cli():  # bad arguments: one message, exit 2 (--debug for the traceback)
+        sys.exit(status)

@@ -79,7 +79,10 @@ def train(config_file: str, out_dir: str, opts: list[str]) -> str:
     """Train one stage in this process; returns the final checkpoint path."""
     from hodor.cli.train import run_training
 
-    args = SimpleNamespace(config_file=config_file, resume=False, eval_only=False, opts=["OUTPUT_DIR", out_dir] + opts)
+    # overwrite: a re-run moves the previous stage's run aside (OUTPUT_DIR.old-<time>) instead of failing
+    args = SimpleNamespace(
+        config_file=config_file, resume=False, overwrite=True, eval_only=False, opts=["OUTPUT_DIR", out_dir] + opts
+    )
     rc = run_training(args)
     if rc != 0:
         raise SystemExit(f"[quickstart] training with {config_file} failed (exit code {rc}); see {out_dir}/log.txt")

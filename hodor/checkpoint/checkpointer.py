@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ..utils import comm
+from ..utils.errors import describe_os_error, find_os_error
 from ..utils.logger import get_logger
 from .formats import CONFIG_KEY, CheckpointError, check_finite, match_state_dict, torch_load_weights_only
 
@@ -33,6 +34,19 @@ logger = get_logger(__name__)
 
 POINTER = "last_checkpoint"
 PERIODIC_RE = re.compile(r"^model_(\d{7})\.pth$")
+
+
+class CheckpointWriteError(CheckpointError):
+    """A checkpoint could not be written (full disk, quota...): says why and which checkpoint is still good."""
+
+    def __init__(self, path: str, cause: BaseException, last_good: str | None) -> None:
+        os_error = find_os_error(cause)
+        reason = describe_os_error(os_error, path) if os_error is not None else f"{path}: {cause}"
+        super().__init__(
+            f"cannot write checkpoint: {reason}. Nothing half-written was kept; last good checkpoint: "
+            f"{last_good or 'none (no checkpoint was saved yet)'} (continue from it with --resume)"
+        )
+        self.path, self.last_good = path, last_good
 
 
 # ----------------------------------------------------------------------------------------
@@ -229,9 +243,12 @@ class Checkpointer:
             data["scaler"] = self.scaler.state_dict()
         os.makedirs(self.save_dir, exist_ok=True)
         path = os.path.join(self.save_dir, f"{name}.pth")
-        atomic_torch_save(data, path)
-        if update_pointer:
-            _atomic_write_text(os.path.join(self.save_dir, POINTER), f"{name}.pth\n")
+        try:
+            atomic_torch_save(data, path)
+            if update_pointer:
+                _atomic_write_text(os.path.join(self.save_dir, POINTER), f"{name}.pth\n")
+        except (OSError, RuntimeError) as exc:  # torch reports ENOSPC as a RuntimeError from its zip writer
+            raise CheckpointWriteError(path, exc, self._last_good()) from exc
         logger.info("Saved checkpoint %s (iteration %d)", path, iteration)
         if periodic:
             self._prune()
@@ -246,6 +263,12 @@ class Checkpointer:
             if current and os.path.basename(current) == f:
                 continue
             os.remove(os.path.join(self.save_dir, f))
+
+    def _last_good(self) -> str | None:
+        try:
+            return self.last_checkpoint()
+        except (CheckpointError, OSError):
+            return None
 
     # -- finding -----------------------------------------------------------------------------
     def last_checkpoint(self) -> str | None:

@@ -30,6 +30,7 @@ import torch
 import yaml
 from torch import Tensor, nn
 
+from ..utils.errors import UserError
 from ..utils.logger import get_logger
 
 logger = get_logger(__name__)
@@ -44,12 +45,13 @@ _LEGACY_METADATA_KEY = "hodor_config"  # safetensors written by release 0.1
 CONTAINER_KEYS = ("model", "state_dict", "module", "model_state", "model_state_dict")
 
 
-class CheckpointError(ValueError, RuntimeError):
+class CheckpointError(UserError, ValueError, RuntimeError):
     """A checkpoint that cannot be read or does not fit the model; the message names the file.
 
     One class for every checkpoint problem. It is both a ``ValueError`` and a ``RuntimeError``
     because release 0.1 had one of each (``checkpoint.io`` and ``checkpoint.checkpointer``), and
-    ``except`` clauses written against either keep working.
+    ``except`` clauses written against either keep working; as a ``UserError`` the CLIs report it
+    as one message (exit 2).
     """
 
 
@@ -96,8 +98,9 @@ def torch_load_weights_only(path: str) -> Any:
             "in a separate Python session, e.g. torch.save({'model': torch.load(p, weights_only=False)['model']}, "
             f"'weights.pth'), and convert that file. ({str(e).splitlines()[0]})"
         ) from e
-    except (RuntimeError, EOFError, OSError) as e:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({e})") from e
+    except (RuntimeError, EOFError, OSError, KeyError, ValueError, IndexError, TypeError) as e:
+        # a text or other non-checkpoint file fails inside the unpickler (e.g. KeyError: 101)
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from e
 
 
 class _RestrictedUnpickler(pickle.Unpickler):

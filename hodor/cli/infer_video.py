@@ -14,13 +14,17 @@ as they are in the output. Writes ``<output>/masks/<frame>.png`` (DAVIS palette)
 frame number and object ids). On annotated frames the output is the given mask, exactly. A
 binary 0/255 mask is object 1 (``--mask-255-void`` keeps 255 as void); masks off the frame size
 need ``--mask-resize nearest``.
+
+For a folder of numbered frames (``00000.jpg``, ``00005.jpg``...), ``--mask N:PNG`` names the
+frame *file number* N, not its position, and gaps in the numbering are reported; for a video file
+or unnumbered frames N is the position (0-based). Results are written to a temporary folder and
+moved to ``--output`` when complete; an existing result is replaced only with ``--overwrite``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from collections.abc import Sequence
 
@@ -30,11 +34,20 @@ from ..checkpoint.loading import load_config_with_weights
 from ..data.io import DataError
 from ..inference.model_loading import build_inference_model
 from ..inference.predictor import VideoPredictor
-from ..inference.video_io import OverlayVideoWriter, VideoSource, load_masks, overlay, parse_mask_spec
+from ..inference.video_io import (
+    OverlayVideoWriter,
+    VideoSource,
+    load_masks,
+    overlay,
+    parse_mask_spec,
+    resolve_frame_number,
+)
 from ..utils.device import resolve_device
+from ..utils.errors import run_cli
 from ..utils.logger import get_logger, setup_logger
 from ..utils.palette import save_index_png
 from ..utils.progress import PROGRESS_ENV, progress_bar
+from ..utils.run_dir import StagedOutput
 
 logger = get_logger(__name__)
 
@@ -77,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend", choices=("torch", "onnx"), default="torch", help="torch (default) or onnx (onnxruntime)"
     )
     parser.add_argument("--onnx-dir", default="", metavar="DIR", help="hodor-export output, for --backend onnx")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the results already in --output (refused otherwise)"
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors (also HODOR_DEBUG=1)")
     return parser
 
 
@@ -94,8 +111,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> dict:
     """Run the whole video; returns a small summary (frames, seconds, output paths)."""
     cfg = load_config_with_weights(args.config_file or None, list(args.opts), args.weights or None)
+    staged = StagedOutput(args.output, overwrite=bool(getattr(args, "overwrite", False)))
+    staged.check()  # an older result is refused before any work (nothing written yet)
     source = VideoSource(args.input)
-    specs = [parse_mask_spec(s) for s in args.mask]
+    specs = [resolve_frame_number(parse_mask_spec(s), source) for s in args.mask]
     masks = load_masks(
         specs,
         (source.height, source.width),
@@ -113,48 +132,65 @@ def run(args: argparse.Namespace) -> dict:
         model = build_inference_model(cfg, device)
         predictor = VideoPredictor.from_config(model, cfg, device=device)
 
-    mask_dir = os.path.join(args.output, "masks")
-    os.makedirs(mask_dir, exist_ok=True)
+    # results go to a temporary folder moved into place at the end: a failure never leaves a
+    # partial result that looks finished (it is kept in <output>.incomplete, marked INCOMPLETE)
+    staging = staged.open()
+    mask_dir = os.path.join(staging, "masks")
     writer = None
-    if not args.no_overlay:
-        writer = OverlayVideoWriter(os.path.join(args.output, "overlay.mp4"), source.fps, (source.height, source.width))
     t0 = time.perf_counter()
     n = 0
     try:
-        bar = progress_bar(
-            source,
-            total=len(source) or None,
-            desc="frames",
-            unit="frame",
-            enabled=not getattr(args, "no_progress", False),
-        )
-        for i, frame in enumerate(bar):
-            pred = predictor.step(frame, masks.get(i))
-            save_index_png(os.path.join(mask_dir, source.frame_name(i) + ".png"), pred)
+        os.makedirs(mask_dir, exist_ok=True)
+        if not args.no_overlay:
+            writer = OverlayVideoWriter(os.path.join(staging, "overlay.mp4"), source.fps, (source.height, source.width))
+        try:
+            bar = progress_bar(
+                source,
+                total=len(source) or None,
+                desc="frames",
+                unit="frame",
+                enabled=not getattr(args, "no_progress", False),
+            )
+            for i, frame in enumerate(bar):
+                pred = predictor.step(frame, masks.get(i))
+                mask_path = os.path.join(mask_dir, source.frame_name(i) + ".png")
+                try:
+                    save_index_png(mask_path, pred)
+                except OSError as e:  # PIL's errors do not name the file (a full disk, say)
+                    if e.filename is None and e.errno is not None:
+                        raise OSError(e.errno, e.strerror, mask_path) from e
+                    raise
+                if writer is not None:
+                    writer.write(overlay(frame, pred, args.alpha, title=f"prediction  frame {i}", label_ids=True))
+                n += 1
+        finally:
             if writer is not None:
-                writer.write(overlay(frame, pred, args.alpha, title=f"prediction  frame {i}", label_ids=True))
-            n += 1
-    finally:
-        if writer is not None:
-            writer.close()
-    late = sorted(f for f in masks if f >= n)
-    if late:
-        bad = [s.path for s in specs if s.frame in late]
-        raise DataError(bad[0], f"mask is given for frame {late[0]}, but the video has only {n} frames")
+                writer.close()
+        late = sorted(f for f in masks if f >= n)
+        if late:
+            bad = [s.path for s in specs if s.frame in late]
+            raise DataError(bad[0], f"mask is given for frame {late[0]}, but the video has only {n} frames")
+    except BaseException as exc:
+        kept = staged.abort(f"stopped after {n} frame(s): {exc}")
+        if kept is not None and isinstance(exc, Exception):
+            logger.error("partial results (%d frames) kept in %s, marked INCOMPLETE", n, kept)
+        raise
+    out = staged.commit()
+    mask_dir = os.path.join(out, "masks")
     dt = time.perf_counter() - t0
     logger.info("%d frames in %.1fs (%.3f s/frame); masks in %s", n, dt, dt / max(n, 1), mask_dir)
-    return {"frames": n, "seconds": dt, "mask_dir": mask_dir, "overlay": writer.path if writer else None}
+    overlay_path = os.path.join(out, "overlay.mp4") if writer is not None else None
+    return {"frames": n, "seconds": dt, "mask_dir": mask_dir, "overlay": overlay_path}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point (``hodor-infer-video``)."""
-    args = parse_args(argv)
-    setup_logger()
-    try:
+    """Console entry point (``hodor-infer-video``): exit 2 with one message for bad input."""
+
+    def _main(args_list: list[str]) -> int:
+        args = parse_args(args_list)
+        setup_logger()
         with torch.inference_mode():
             run(args)
-    except (DataError, ValueError) as e:
-        # once, on stderr (the logger prints to stdout: logging it too showed every error twice)
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+        return 0
+
+    return run_cli(_main, argv, also=(ValueError,))

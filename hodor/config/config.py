@@ -17,12 +17,13 @@ from typing import Any
 
 import yaml
 
+from ..utils.errors import UserError
 from .defaults import _C, CfgNode
 
 BASE_KEY = "_BASE_"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config file or override that cannot be applied; the message says what to change."""
 
 
@@ -200,6 +201,11 @@ def validate(cfg: CfgNode) -> None:
             node = node[part]
         if node not in choices:
             raise ConfigError(f"{name} = {node!r} is not one of {list(choices)}")
+    from .ranges import check_ranges
+
+    problems = check_ranges(cfg)
+    if problems:
+        raise ConfigError("; ".join(problems))
 
 
 def cfg_to_dict(cfg: CfgNode) -> dict:

@@ -9,6 +9,8 @@ result for the video stages), or ``MODEL.BACKBONE.WEIGHTS none`` to say "random 
 
 from __future__ import annotations
 
+from ..utils.errors import UserError
+
 __all__ = ["NO_WEIGHTS", "RecipeWeightsError", "backbone_weights_path", "check_recipe_weights"]
 
 NO_WEIGHTS = "none"  # MODEL.BACKBONE.WEIGHTS value that means "random initialisation, deliberately"
@@ -20,8 +22,8 @@ READABLE_FORMATS = (
 )
 
 
-class RecipeWeightsError(ValueError):
-    """A paper recipe was started without the backbone weights the paper used."""
+class RecipeWeightsError(UserError, ValueError):
+    """A paper recipe was started without the backbone weights the paper used (a user error: one message, exit 2)."""
 
 
 def backbone_weights_path(value: str) -> str:

@@ -145,7 +145,13 @@ class ClipDataset(Dataset):
             rng = np.random.default_rng([self.seed, position, attempt])
             record = self.datasets[d][idx]
             try:
-                sample = self._map(d, record, rng, ref, objects)
+                try:
+                    sample = self._map(d, record, rng, ref, objects)
+                except (EmptyClip, DataError):
+                    raise
+                except (ValueError, TypeError, KeyError, IndexError, OSError) as e:
+                    # an annotation the readers did not anticipate: name the sample, not a traceback
+                    raise DataError(_record_source(record), f"cannot use this sample ({type(e).__name__}: {e})") from e
                 sample.meta.update(position=position, bad_samples=bad, resampled=len(redraws), redraw_reasons=redraws)
                 return sample
             except EmptyClip as e:
@@ -167,6 +173,14 @@ class ClipDataset(Dataset):
                 continue  # same planned sample, another augmentation (keeps its object count)
             ref, objects = -1, None
             idx = int(rng.integers(len(self.datasets[d])))
+
+
+def _record_source(record: Any) -> str:
+    """The file(s) an error in ``record`` should name (image/annotation file or video folder)."""
+    parts = [getattr(record, a, "") for a in ("file_name", "annotation_file", "source")]
+    named = ", ".join(str(p) for p in parts if p)
+    vid = getattr(record, "video_id", None)
+    return named or (f"video {vid}" if vid is not None else repr(record)[:200])
 
 
 def worker_init_fn(worker_id: int, base_seed: int = 0, rank: int = 0) -> None:

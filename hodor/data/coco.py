@@ -14,6 +14,7 @@ import os
 from pycocotools.coco import COCO
 
 from .io import DataError
+from .paths import confined_join
 from .records import ImageRecord, InstanceAnn
 
 __all__ = ["load_coco_json"]
@@ -48,6 +49,14 @@ def load_coco_json(json_file: str, image_dir: str, dataset_name: str = "coco") -
             if "segmentation" in a
         ]
         records.append(
-            ImageRecord(dataset_name, img_id, os.path.join(image_dir, fname), h, w, insts, annotation_file=json_file)
+            ImageRecord(
+                dataset_name,
+                img_id,
+                confined_join(image_dir, fname, json_file, f"image {img_id} file_name"),
+                h,
+                w,
+                insts,
+                annotation_file=json_file,
+            )
         )
     return records

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 
 from .io import DataError
+from .paths import check_plain_name
 from .records import VideoRecord
 
 __all__ = ["load_davis_folder", "read_split_file"]
@@ -85,6 +86,7 @@ def load_davis_folder(
             raise DataError(img_root, "no video folders found")
     records = []
     for vid in videos:
+        check_plain_name(vid, split_file, "video")
         vdir = os.path.join(img_root, vid)
         if not os.path.isdir(vdir):
             raise DataError(split_file, f"video '{vid}' is listed but {vdir} does not exist")

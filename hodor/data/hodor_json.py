@@ -18,6 +18,7 @@ import json
 import os
 
 from .io import DataError
+from .paths import confined_join
 from .records import ImageRecord, InstanceAnn, VideoRecord
 
 __all__ = ["load_hodor_json"]
@@ -66,7 +67,7 @@ def _images(images: list, json_file: str, image_root: str, name: str) -> list[Im
             ImageRecord(
                 name,
                 im.get("id", k),
-                os.path.join(image_root, im["image_path"]),
+                confined_join(image_root, im["image_path"], json_file, "image_path"),
                 int(im["height"]),
                 int(im["width"]),
                 insts,
@@ -79,7 +80,7 @@ def _images(images: list, json_file: str, image_root: str, name: str) -> list[Im
 def _sequences(seqs: list, json_file: str, image_root: str, name: str) -> list[VideoRecord]:
     out = []
     for seq in seqs:
-        paths = [os.path.join(image_root, p) for p in seq["image_paths"]]
+        paths = [confined_join(image_root, p, json_file, "image path") for p in seq["image_paths"]]
         h, w = seq.get("height"), seq.get("width")
         if "tracks" in seq:
             if len(seq["tracks"]) != len(paths):

@@ -15,6 +15,7 @@ Keeping records this small is what makes YouTube-VOS-sized metadata load in abou
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -29,10 +30,33 @@ from .io import DataError, image_size, read_image, read_index_mask
 __all__ = ["InstanceAnn", "ImageRecord", "VideoRecord", "VOID_ID", "decode_segmentation"]
 
 
+def check_polygons(seg: list, height: int, width: int, source: str) -> None:
+    """Refuse polygons pycocotools would mis-handle: it segfaults on huge coordinates and
+    silently misreads strings. Coordinates must be finite numbers, in x/y pairs, within one image
+    size of the image (COCO polygons may overshoot the border slightly; pycocotools clips them).
+    """
+    for k, poly in enumerate(seg):
+        if not isinstance(poly, (list, tuple)):
+            raise DataError(source, f"polygon {k} is a {type(poly).__name__}, expected a list of x, y numbers")
+        if len(poly) % 2:
+            raise DataError(source, f"polygon {k} has an odd number of coordinates ({len(poly)}); expected x, y pairs")
+        for j, v in enumerate(poly):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise DataError(source, f"polygon {k} coordinate {j} is {v!r}, not a number")
+            limit = width if j % 2 == 0 else height
+            if not (math.isfinite(v) and -limit <= v <= 2 * limit):
+                raise DataError(
+                    source,
+                    f"polygon {k} coordinate {j} = {v!r} is outside the {width}x{height} image "
+                    f"(allowed {-limit}..{2 * limit})",
+                )
+
+
 def decode_segmentation(seg: Any, height: int, width: int, source: str) -> np.ndarray:
     """Decode a COCO polygon list, uncompressed RLE or compressed RLE (dict or string) to uint8 ``[H, W]``."""
     try:
         if isinstance(seg, list):  # polygons
+            check_polygons(seg, height, width, source)
             polys = [p for p in seg if len(p) >= 6]
             if not polys:
                 return np.zeros((height, width), np.uint8)
@@ -49,7 +73,7 @@ def decode_segmentation(seg: Any, height: int, width: int, source: str) -> np.nd
         with warnings.catch_warnings():  # pycocotools + numpy 2: harmless __array__(copy=...) notice
             warnings.simplefilter("ignore", DeprecationWarning)
             m = mask_utils.decode(rle)
-    except (TypeError, ValueError, KeyError, IndexError) as e:
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError) as e:
         raise DataError(source, f"cannot decode segmentation ({type(e).__name__}: {e})") from e
     if m.shape[:2] != (height, width):
         raise DataError(source, f"segmentation size {m.shape[:2]} differs from the image size {(height, width)}")

@@ -391,6 +391,21 @@ def make_all(
     return stats
 
 
+def _int_at_least(minimum: int):
+    """argparse type: an integer >= ``minimum`` (argparse prints the message and exits 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -400,15 +415,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--layouts", nargs="+", default=["coco", "davis", "ytvos"], choices=sorted(_LAYOUT_CODE))
     p.add_argument("--overwrite", action="store_true", help="write over an existing synthetic dataset")
-    p.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"), help="frame size for every layout")
-    p.add_argument("--max-objects", type=int, help="maximum objects per image/video")
-    p.add_argument("--coco-images", type=int)
-    p.add_argument("--davis-train", type=int, help="number of DAVIS train videos")
-    p.add_argument("--davis-val", type=int, help="number of DAVIS val videos")
-    p.add_argument("--davis-frames", type=int)
-    p.add_argument("--ytvos-train", type=int, help="number of YouTube-VOS train videos")
-    p.add_argument("--ytvos-valid", type=int, help="number of YouTube-VOS valid videos")
-    p.add_argument("--ytvos-frames", type=int)
+    p.add_argument(
+        "--image-size", type=_int_at_least(32), nargs=2, metavar=("H", "W"), help="frame size for every layout"
+    )
+    p.add_argument("--max-objects", type=_int_at_least(1), help="maximum objects per image/video")
+    p.add_argument("--coco-images", type=_int_at_least(1))
+    p.add_argument("--davis-train", type=_int_at_least(0), help="number of DAVIS train videos (0: no train split)")
+    p.add_argument("--davis-val", type=_int_at_least(0), help="number of DAVIS val videos (0: no val split)")
+    p.add_argument("--davis-frames", type=_int_at_least(2))
+    p.add_argument("--ytvos-train", type=_int_at_least(1), help="number of YouTube-VOS train videos")
+    p.add_argument("--ytvos-valid", type=_int_at_least(1), help="number of YouTube-VOS valid videos")
+    p.add_argument("--ytvos-frames", type=_int_at_least(2))
     return p
 
 
@@ -417,7 +434,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict]:
     for part in o:
         if args.image_size:
             o[part]["image_size"] = list(args.image_size)
-        if args.max_objects:
+        if args.max_objects is not None:
             o[part]["max_objects"] = args.max_objects
     if args.coco_images is not None:
         o["coco"]["num_images"] = args.coco_images
@@ -438,26 +455,26 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict]:
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    """Command-line entry point (also ``python -m hodor.data.synthetic``)."""
+    """Generate from command-line arguments; returns the stats. Raises ``FileExistsError`` for an
+    existing dataset without ``--overwrite`` (``cli``, the script and ``python -m`` turn it into
+    one ``error:`` line and exit status 2)."""
     from hodor.utils.logger import setup_logger
 
     args = _parser().parse_args(argv)
     setup_logger()
-    try:
-        stats = make_all(args.out, args.preset, args.seed, args.layouts, _overrides(args), args.overwrite)
-    except FileExistsError as e:  # the expected user mistake: a message and exit status 2, no traceback
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+    stats = make_all(args.out, args.preset, args.seed, args.layouts, _overrides(args), args.overwrite)
     for part, s in stats.items():
         print(f"{part}: " + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in s.items()))
     return stats
 
 
 def cli(argv: Sequence[str] | None = None) -> int:
-    """Console script ``hodor-synthetic``: like ``main`` but returns an exit status."""
-    main(argv)
-    return 0
+    """Console script ``hodor-synthetic``: like ``main`` but returns an exit status (2: bad arguments)."""
+    from hodor.utils.errors import run_cli
+
+    return run_cli(lambda args: (main(args), 0)[1], argv, also=(ValueError,))
 
 
 if __name__ == "__main__":
-    main()
+    if status := cli():  # exit only on failure: runpy-based callers keep running after success
+        sys.exit(status)

@@ -18,6 +18,7 @@ import os
 
 from .davis import IMAGE_EXTS, index_annotations, list_files
 from .io import DataError
+from .paths import check_plain_name, numbering_gaps
 from .records import VideoRecord
 
 __all__ = ["load_youtube_vos"]
@@ -41,11 +42,21 @@ def load_youtube_vos(split_root: str, dataset_name: str = "youtube_vos") -> list
     ann_root = os.path.join(split_root, "Annotations")
     records = []
     for vid in sorted(videos):
+        check_plain_name(vid, meta_file, "video")
         vdir = os.path.join(img_root, vid)
         frames = list_files(vdir, IMAGE_EXTS, missing_ok=True)
         if not frames:
             raise DataError(meta_file, f"video '{vid}' is listed but {vdir} has no frames")
         stems = {os.path.splitext(f)[0]: i for i, f in enumerate(frames)}
+        gaps = numbering_gaps(list(stems))
+        if gaps:
+            a, b = gaps[0]
+            raise DataError(
+                vdir,
+                f"frames are missing inside the video (numbers {a}..{b}"
+                + (f" and {len(gaps) - 1} more gap(s)" if len(gaps) > 1 else "")
+                + "): the clip's time steps would be wrong; restore the frames or remove the video from meta.json",
+            )
         objects = videos[vid].get("objects", {})
         declared, first = {}, {}
         for oid, obj in objects.items():
@@ -54,6 +65,12 @@ def load_youtube_vos(split_root: str, dataset_name: str = "youtube_vos") -> list
             known = [stems[f] for f in obj_frames if f in stems]
             if obj_frames and not known:
                 raise DataError(meta_file, f"video '{vid}' object {oid}: none of its frames exist in {vdir}")
+            missing = [f for f in obj_frames if f not in stems]
+            if missing:  # a frame missing inside the video would silently shift the clip's time steps
+                shown = ", ".join(str(f) for f in missing[:5]) + (", ..." if len(missing) > 5 else "")
+                raise DataError(
+                    vdir, f"frame(s) {shown} listed in {meta_file} for object {oid} are missing from the video folder"
+                )
             if known:
                 first[int(oid)] = min(known)
         adir = os.path.join(ann_root, vid)

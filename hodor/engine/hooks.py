@@ -1,7 +1,8 @@
 """Hooks run by the trainer around every optimiser step, in registration order.
 
-Order used by ``hodor.training.build_trainer``: IterationTimer, PeriodicCheckpointer, EvalHook (if
-TEST.EVAL_PERIOD > 0), ImageWriter, MetricsWriter, ProgressBar. ``after_step`` sees
+Order used by ``hodor.training.build_trainer``: IterationTimer, EvalHook (if TEST.EVAL_PERIOD > 0),
+ImageWriter, MetricsWriter, PeriodicCheckpointer (after MetricsWriter: a checkpoint never runs
+ahead of its metrics row), ProgressBar. ``after_step`` sees
 ``trainer.iter`` = index of the step just finished (so ``trainer.iter + 1`` steps are done).
 """
 
@@ -23,6 +24,7 @@ from ..modeling.masks import merge_bg_logits
 from ..utils import comm
 from ..utils.logger import get_logger
 from ..utils.palette import davis_palette
+from ..utils.run_dir import truncate_metrics
 from .trainer import HookBase
 
 logger = get_logger(__name__)
@@ -123,7 +125,10 @@ class MetricsWriter(HookBase):
 
     def before_train(self) -> None:
         if comm.is_main_process():
-            self._json = open(os.path.join(self.output_dir, "metrics.json"), "a", encoding="utf-8")
+            path = os.path.join(self.output_dir, "metrics.json")
+            # rows after the resumed iteration are recomputed now; a fresh start keeps none
+            truncate_metrics(path, self.trainer.start_iter)
+            self._json = open(path, "a", encoding="utf-8")
 
     def after_step(self) -> None:
         done = self.trainer.iter + 1

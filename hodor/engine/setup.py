@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 from collections.abc import Sequence
 
@@ -28,6 +29,12 @@ def default_argument_parser(description: str = "hodor") -> argparse.ArgumentPars
     parser.add_argument("--config-file", default="", metavar="FILE", help="YAML config (may use _BASE_)")
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/last_checkpoint")
     parser.add_argument("--eval-only", action="store_true", help="only evaluate MODEL.WEIGHTS")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a new run in a non-empty OUTPUT_DIR: the old run is moved aside to OUTPUT_DIR.old-<time>",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors (also HODOR_DEBUG=1)")
     parser.add_argument(
         "--no-progress",
         action="store_true",
@@ -53,9 +60,46 @@ def check_writable_dir(path: str) -> None:
 
 def default_setup(cfg: CfgNode, args: argparse.Namespace | None = None, seed_offset_by_rank: bool = True) -> CfgNode:
     """Prepare OUTPUT_DIR (config.yaml, env.json, log.txt), logging and seeds for this process."""
+    check_writable_dir(cfg.OUTPUT_DIR)
+    return write_run_files(cfg, args, seed_offset_by_rank=seed_offset_by_rank, seed=True)
+
+
+def seed_process(cfg: CfgNode, seed_offset_by_rank: bool = True) -> int:
+    """Seed every RNG with SEED + rank (a negative SEED draws one); returns the seed used."""
+    return seed_all(cfg.SEED + (get_rank() if seed_offset_by_rank and cfg.SEED >= 0 else 0))
+
+
+class RecordBuffer(logging.Handler):
+    """Keeps log records emitted before the run folder may be written to, for ``write_run_files``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def write_run_files(
+    cfg: CfgNode,
+    args: argparse.Namespace | None = None,
+    seed_offset_by_rank: bool = True,
+    seed: bool = True,
+    early: RecordBuffer | None = None,
+) -> CfgNode:
+    """Log to OUTPUT_DIR/log.txt and write config.yaml and env.json there (``seed``: also seed RNGs).
+
+    Training calls this only after every start-up check passed (``seed=False``, it seeded before
+    building the model; ``early`` holds what was logged meanwhile, copied to log.txt first), so a
+    refused start leaves the folder as it was.
+    """
     out = cfg.OUTPUT_DIR
-    check_writable_dir(out)
     logger = setup_logger(out)
+    if early is not None:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.FileHandler):
+                for record in early.records:
+                    handler.handle(record)
     env = collect_env_info()
     if is_main_process():
         dump_config(cfg, os.path.join(out, "config.yaml"))
@@ -64,8 +108,11 @@ def default_setup(cfg: CfgNode, args: argparse.Namespace | None = None, seed_off
     logger.info("Environment:\n%s", format_env_info(env))
     if args is not None:
         logger.info("Command line arguments: %s", vars(args))
-    seed = seed_all(cfg.SEED + (get_rank() if seed_offset_by_rank and cfg.SEED >= 0 else 0))
-    logger.info("Seeded RNGs with %d; resolved config written to %s", seed, os.path.join(out, "config.yaml"))
+    if seed:
+        used = seed_process(cfg, seed_offset_by_rank)
+        logger.info("Seeded RNGs with %d; resolved config written to %s", used, os.path.join(out, "config.yaml"))
+    else:
+        logger.info("Resolved config written to %s", os.path.join(out, "config.yaml"))
     return cfg
 
 

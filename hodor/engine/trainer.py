@@ -21,6 +21,7 @@ from ..checkpoint.checkpointer import Checkpointer, restore_rng_state, sampler_s
 from ..structures import ClipBatch, ResumableLoader
 from ..utils import comm
 from ..utils.device import PRECISION_DTYPES
+from ..utils.errors import TrainingAborted
 from ..utils.logger import get_logger
 from .events import EventStorage
 
@@ -167,6 +168,7 @@ class Trainer:
         self.last_batch: ClipBatch | None = None
         self._pending_rng: dict | None = None
         self._stop_signal = 0
+        self._abort_signal = 0
         self._data_iter = None
 
     def register_hooks(self, hooks: Iterable[HookBase]) -> None:
@@ -181,19 +183,25 @@ class Trainer:
             return None
         extra = {
             "hooks": [h.state_dict() for h in self.hooks],
+            "hook_names": [type(h).__name__ for h in self.hooks],
             "nonfinite_total": self.nonfinite_total,
             "batches_consumed": self.batches_consumed,
         }
         sampler_state = self.data.state_dict()
-        return self.checkpointer.save(
-            name,
-            self.iter + 1,
-            self.config_dict,
-            sampler_state,
-            extra,
-            periodic=periodic,
-            update_pointer=update_pointer,
-        )
+        try:
+            return self.checkpointer.save(
+                name,
+                self.iter + 1,
+                self.config_dict,
+                sampler_state,
+                extra,
+                periodic=periodic,
+                update_pointer=update_pointer,
+            )
+        except Exception:
+            if self._abort_signal:  # torch turns the second signal's exception into a write error
+                raise TrainingAborted(self._abort_signal) from None
+            raise
 
     def resume(self, path: str) -> None:
         """Restore everything from ``path``; the RNG states are restored right after the first
@@ -202,8 +210,16 @@ class Trainer:
         data = self.checkpointer.resume(path, self.config_dict, restore_rng=False)
         self.start_iter = int(data["iteration"])
         extra = data.get("extra", {})
-        for h, st in zip(self.hooks, extra.get("hooks", [])):
-            h.load_state_dict(st)
+        states = extra.get("hooks", [])
+        names = extra.get("hook_names")
+        if names is not None and len(names) == len(states):  # by class name: the hook order may change
+            by_name = dict(zip(names, states))
+            for h in self.hooks:
+                if type(h).__name__ in by_name:
+                    h.load_state_dict(by_name[type(h).__name__])
+        else:
+            for h, st in zip(self.hooks, states):
+                h.load_state_dict(st)
         self.nonfinite_total = int(extra.get("nonfinite_total", 0))
         self.batches_consumed = int(extra.get("batches_consumed", 0))
         sampler_state = sampler_state_for_rank(data)
@@ -339,8 +355,9 @@ class Trainer:
             return {}
 
         def handler(signum: int, frame: Any) -> None:
-            if self._stop_signal:  # second signal: stop now
-                raise KeyboardInterrupt
+            if self._stop_signal:  # second signal: stop now; temporary files are removed on the way out
+                self._abort_signal = signum
+                raise TrainingAborted(signum)
             self._stop_signal = signum
             logger.warning("received signal %d: saving a checkpoint after this step, then exiting", signum)
 

@@ -16,6 +16,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..utils.errors import UserError
+
 MANIFEST_NAME = "manifest.json"
 FORMAT = "hodor-onnx"
 FORMAT_VERSION = 1
@@ -23,7 +25,7 @@ GRAPH_NAMES = ("backbone", "encoder", "decoder")
 MIN_OPSET = 16  # ONNX GridSample (the deformable convolution's sampling) exists from opset 16
 
 
-class ExportError(ValueError):
+class ExportError(UserError, ValueError):
     """Bad export input or a bad exported directory; the message names the file and the problem."""
 
 

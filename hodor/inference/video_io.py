@@ -98,21 +98,64 @@ class VideoSource:
 
 @dataclass
 class MaskSpec:
-    """A mask file and the frame index it annotates."""
+    """A mask file and the frame index it annotates.
+
+    ``explicit`` is False for a bare path (the first frame, whatever its file number).
+    """
 
     frame: int
     path: str
+    explicit: bool = True
 
 
 _SPEC = re.compile(r"^(\d+):(.+)$")
 
 
 def parse_mask_spec(text: str) -> MaskSpec:
-    """``"12:later.png"`` -> frame 12; a bare path means frame 0."""
+    """``"12:later.png"`` -> frame 12; a bare path means the first frame."""
     m = _SPEC.match(text)
     if m:
         return MaskSpec(int(m.group(1)), m.group(2))
-    return MaskSpec(0, text)
+    return MaskSpec(0, text, explicit=False)
+
+
+def frame_numbers(source: VideoSource) -> list[int] | None:
+    """File numbers of a folder of numbered frames (``00005.jpg`` -> 5), else None (video files, other names)."""
+    names = source.names if source.exact_length else None
+    if not names or not all(n.isdigit() for n in names):
+        return None
+    return [int(n) for n in names]
+
+
+def resolve_frame_number(spec: MaskSpec, source: VideoSource) -> MaskSpec:
+    """Turn ``--mask N:...`` into a frame position.
+
+    For numbered frame files N is the file number (a folder with ``00005``-``00006`` missing
+    must not move the frame-8 mask onto file ``00010``); a number with no file is an error that
+    names the nearest files; gaps in the numbering are logged. Otherwise N is the position.
+    """
+    numbers = frame_numbers(source)
+    if numbers is None or not spec.explicit:
+        return spec
+    from ..data.paths import numbering_gaps
+
+    gaps = numbering_gaps([str(n) for n in numbers])
+    if gaps:
+        logger.warning(
+            "%s: frame numbers are not contiguous (missing %s); --mask N refers to the file number N",
+            source.path,
+            ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in gaps[:5]) + (" ..." if len(gaps) > 5 else ""),
+        )
+    if spec.frame not in numbers:
+        before = max((n for n in numbers if n < spec.frame), default=None)
+        after = min((n for n in numbers if n > spec.frame), default=None)
+        near = " and ".join(str(n) for n in (before, after) if n is not None)
+        raise DataError(
+            spec.path,
+            f"--mask {spec.frame}: {source.path} has no frame file numbered {spec.frame} "
+            f"(frames are numbered {numbers[0]}..{numbers[-1]}; nearest: {near})",
+        )
+    return MaskSpec(numbers.index(spec.frame), spec.path, explicit=True)
 
 
 def split_index_mask(index_map: np.ndarray, source: str = "mask") -> dict[int, np.ndarray]:

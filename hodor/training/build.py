@@ -80,13 +80,7 @@ def build_trainer(
             module, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=False
         )
 
-    tb_writer = None
-    if comm.is_main_process():
-        from torch.utils.tensorboard import SummaryWriter
-
-        tb_writer = SummaryWriter(os.path.join(cfg.OUTPUT_DIR, "tb"))
-
-    hooks = [IterationTimer(cfg.SOLVER.IMS_PER_BATCH), PeriodicCheckpointer(cfg.SOLVER.CHECKPOINT_PERIOD)]
+    hooks: list = [IterationTimer(cfg.SOLVER.IMS_PER_BATCH)]
     if cfg.TEST.EVAL_PERIOD > 0:
         if eval_fn is None:
             eval_fn = _default_eval_fn(cfg, model)
@@ -99,6 +93,9 @@ def build_trainer(
     hooks += [
         ImageWriter(cfg.SOLVER.IMAGE_LOG_PERIOD, list(cfg.INPUT.PIXEL_MEAN), list(cfg.INPUT.PIXEL_STD)),
         MetricsWriter(cfg.OUTPUT_DIR, cfg.SOLVER.LOG_PERIOD),
+        # after MetricsWriter: a checkpoint never runs ahead of its metrics row (a kill between
+        # the two then costs a recomputed step, never a lost row)
+        PeriodicCheckpointer(cfg.SOLVER.CHECKPOINT_PERIOD),
         ProgressBar(progress_bar),
     ]
     trainer = Trainer(
@@ -115,9 +112,14 @@ def build_trainer(
         checkpointer=checkpointer,
         config_dict=cfg_to_dict(cfg),
         model=model,
-        tb_writer=tb_writer,
+        tb_writer=None,
         hooks=hooks,
     )
     if resume_path is not None:
         trainer.resume(resume_path)
+    if comm.is_main_process():  # written only now that every start-up check has passed
+        from torch.utils.tensorboard import SummaryWriter
+
+        # purge_step: events of iterations after the checkpoint (from the interrupted run) are dropped
+        trainer.tb_writer = SummaryWriter(os.path.join(cfg.OUTPUT_DIR, "tb"), purge_step=trainer.start_iter + 1)
     return trainer

@@ -10,7 +10,18 @@ import difflib
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from .errors import UserError
+
 T = TypeVar("T")
+
+
+class UnknownNameError(UserError, KeyError):
+    """A config names a component that is not registered (a typo, usually); the message lists the
+    names that exist and the closest one. A ``KeyError`` for code that catches lookups, but printed
+    as a plain sentence (``KeyError`` would print the message quoted)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class Registry:
@@ -42,7 +53,7 @@ class Registry:
             close = difflib.get_close_matches(name, list(self._objects), n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             available = ", ".join(sorted(self._objects)) or "(none registered)"
-            raise KeyError(f"No {self.name} named '{name}'. Available: {available}.{hint}")
+            raise UnknownNameError(f"No {self.name} named '{name}'. Available: {available}.{hint}")
         return self._objects[name]
 
     def build(self, name: str, *args: Any, **kwargs: Any) -> Any:

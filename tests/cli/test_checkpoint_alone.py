@@ -48,8 +48,9 @@ def test_infer_video_with_weights_only(tmp_path, clip, tiny_cfg, tiny_model, kin
     assert infer_main([video, "--mask", f"0:{mask}", "--output", str(out), "--weights", weights, "--no-overlay"]) == 0
     assert sorted(os.listdir(out / "masks")) == ["00000.png", "00001.png", "00002.png"]
     # KEY VALUE still overrides the stored config: another architecture is a clear error naming the file
+    # (a new --output: the first one already holds results, which infer-video refuses to replace)
     rc = infer_main(
-        [video, "--mask", mask, "--output", str(out), "--weights", weights, "MODEL.ENCODER.NUM_LAYERS", "2"]
+        [video, "--mask", mask, "--output", str(tmp_path / "o2"), "--weights", weights, "MODEL.ENCODER.NUM_LAYERS", "2"]
     )
     err = capsys.readouterr().err
     assert rc == 2 and os.path.basename(weights) in err and "encoder.attn_layers.1" in err

@@ -37,7 +37,8 @@ def test_eval_hook_logs_results_and_keeps_best(tmp_path):
     assert open(tmp_path / "last_checkpoint").read().strip() == "model_final.pth"  # resume point unchanged
     lines = [json.loads(x) for x in open(tmp_path / "metrics.json")]
     assert [x.get("eval/J&F-Mean") for x in lines] == [50.0, 40.0]
-    assert best["extra"]["hooks"][2] == {"best": 50.0, "best_iter": 1}
+    hook_states = dict(zip(best["extra"]["hook_names"], best["extra"]["hooks"]))  # stored by hook class
+    assert hook_states["EvalHook"] == {"best": 50.0, "best_iter": 1}
 
 
 def test_sigterm_saves_a_checkpoint_and_stops(tmp_path):

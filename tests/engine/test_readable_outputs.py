@@ -4,12 +4,11 @@ import io
 import logging
 
 import numpy as np
-from hodor.engine.build import build_trainer
 from PIL import Image
 
 from hodor.engine.setup import default_setup
-
-from .helpers import ClipStream, tiny_cfg
+from hodor.training.build import build_trainer
+from tests.helpers import ClipStream, tiny_cfg
 
 
 class _Capture(logging.Handler):
@@ -28,7 +27,7 @@ def _train(out, max_iter, resume=False, *opts, stream=None):
     logging.getLogger("hodor").addHandler(cap)
     try:
         stream = stream or ClipStream(1, size=32, seed=5)
-        trainer = build_trainer(cfg, resume=resume, data=(stream, stream), progress_bar=False)
+        trainer = build_trainer(cfg, resume=resume, data=stream, progress_bar=False)
         trainer.train()
     finally:
         logging.getLogger("hodor").removeHandler(cap)
@@ -88,7 +87,7 @@ def test_bar_on_a_terminal_never_reaches_log_txt(tmp_path, monkeypatch):
     default_setup(cfg)
     before = list(logging.getLogger("hodor").handlers)
     stream = ClipStream(1, size=32, seed=5)
-    build_trainer(cfg, data=(stream, stream), progress_bar=True).train()
+    build_trainer(cfg, data=stream, progress_bar=True).train()
     assert "train:" in tty.getvalue() and "2/2" in tty.getvalue()  # the bar was drawn on the terminal
     log = (tmp_path / "t" / "log.txt").read_text()
     assert "iter: 2/2" in log and "\r" not in log and "%|" not in log

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from .synthetic import _save_jpg, _save_palette_png, _size
+from ..utils.palette import save_index_png
+from .synthetic import _save_jpg, _size
 from .synthetic_scenes import render_video, sample_video_scene
 
 __all__ = ["make_vost", "make_mose", "make_sav", "make_lvos"]
@@ -35,7 +36,7 @@ def _write_davis_like(img_root: str, ann_root: str, name: str, frames: np.ndarra
     for t in range(len(frames)):
         _save_jpg(os.path.join(img_root, name, f"{t:05d}.jpg"), frames[t])
         if t % ann_stride == 0:
-            _save_palette_png(os.path.join(ann_root, name, f"{t:05d}.png"), labels[t])
+            save_index_png(os.path.join(ann_root, name, f"{t:05d}.png"), labels[t])
 
 
 def make_vost(
@@ -160,7 +161,7 @@ def make_lvos(
         for t in range(num_frames):
             _save_jpg(os.path.join(root, "JPEGImages", name, f"{t:08d}.jpg"), frames[t])
         for t in annotated:
-            _save_palette_png(os.path.join(root, "Annotations", name, f"{t:08d}.png"), labels[t])
+            save_index_png(os.path.join(root, "Annotations", name, f"{t:08d}.png"), labels[t])
         objects = {}
         for k in sorted(int(x) for x in np.unique(labels[annotated]) if x not in (0, 255)):
             shown = [t for t in annotated if (labels[t] == k).any()]

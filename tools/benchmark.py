@@ -20,7 +20,6 @@ import os
 import resource
 import statistics
 import sys
-import time
 from collections.abc import Callable
 
 import torch
@@ -58,6 +57,23 @@ def random_clip(samples: int, frames: int, height: int, width: int, objects: int
     )
 
 
+def _train_breakdown(intervals: list, steps: int) -> dict[str, float]:
+    """Mean seconds per step: forward per model component (inclusive of their parts), the rest of
+    the forward (regime glue and losses), backward, optimizer step."""
+    from hodor.utils.component_timer import totals
+
+    acc = totals(intervals)
+    n = max(steps, 1)
+    out = {"forward": acc.get("forward", 0.0)}
+    for name in COMPONENTS:
+        if name in acc:
+            out[f"forward.{name}"] = acc[name]
+    out["forward.glue+loss"] = out["forward"] - sum(acc.get(k, 0.0) for k in TOP_LEVEL)
+    for k in ("backward", "optimizer", "step"):
+        out[k] = acc.get(k, 0.0)
+    return {k: round(v / n, 4) for k, v in out.items()}
+
+
 def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config-file", default=os.path.join(REPO, "configs", "static_image", "coco_swin_t.yaml"))
     p.add_argument("--height", type=int, default=474, help="unpadded frame height (static recipe: 474)")
@@ -69,6 +85,12 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="", help="fp32 | bf16 | fp16 (default: the config's)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    p.add_argument(
+        "--clock",
+        default="wall",
+        choices=["wall", "cpu"],
+        help="CPU timing: wall seconds, or process CPU seconds (steadier on a shared machine; use with --threads 1)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON line instead of text")
     p.add_argument("opts", nargs=argparse.REMAINDER, default=[])
 
@@ -96,27 +118,41 @@ def run_train(args: argparse.Namespace) -> dict:
     )
     dtype = PRECISIONS[cfg.SOLVER.PRECISION]
     scaler = torch.amp.GradScaler(device.type) if cfg.SOLVER.PRECISION == "fp16" else None
-    times = []
+    times, kept = [], []
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    for i in range(args.warmup + args.iters):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            out = module(batch, i)
-        loss = out.total_loss
-        (scaler.scale(loss) if scaler else loss).backward()
-        if scaler:
-            scaler.step(opt)
-            scaler.update()
-        else:
-            opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if i >= args.warmup:
-            times.append(time.perf_counter() - t0)
+    timer = _MultiTimer(_component_modules(model, False), device, args.clock)
+    clock = timer.main
+    with timer:
+        for i in range(args.warmup + args.iters):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            clock.begin("step")
+            opt.zero_grad(set_to_none=True)
+            clock.begin("forward")
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                out = module(batch, i)
+            loss = out.total_loss
+            clock.end("forward")
+            clock.begin("backward")
+            (scaler.scale(loss) if scaler else loss).backward()
+            clock.end("backward")
+            clock.begin("optimizer")
+            if scaler:
+                scaler.step(opt)
+                scaler.update()
+            else:
+                opt.step()
+            clock.end("optimizer")
+            loss_value = float(loss.detach())
+            del out, loss  # do not keep this step's outputs (and their graph) alive into the next
+            clock.end("step")
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            intervals = timer.resolve()
+            if i >= args.warmup:
+                times.append(next(iv.seconds for iv in intervals if iv.name == "step"))
+                kept.extend(intervals)
     step = statistics.median(times)
     H, W = batch.frames.shape[-2:]
     return {
@@ -127,6 +163,7 @@ def run_train(args: argparse.Namespace) -> dict:
         "device": str(device),
         "precision": cfg.SOLVER.PRECISION,
         "threads": torch.get_num_threads(),
+        "clock": "cuda events" if device.type == "cuda" else args.clock,
         "input": f"{args.samples}x{frames}x3x{args.height}x{args.width} (padded {H}x{W})",
         "objects": args.objects,
         "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 3),
@@ -137,7 +174,8 @@ def run_train(args: argparse.Namespace) -> dict:
             torch.cuda.max_memory_allocated(device) / 1024**3 if device.type == "cuda" else _peak_rss_gb(), 3
         ),
         "peak_memory_kind": "cuda max allocated" if device.type == "cuda" else "process peak RSS",
-        "loss": round(float(loss.detach()), 5),
+        "breakdown_s": _train_breakdown(kept, len(times)),
+        "loss": round(loss_value, 5),
     }
 
 
@@ -215,11 +253,11 @@ def _component_modules(model, compiled: bool) -> list[tuple[str, object]]:
 class _MultiTimer:
     """ComponentTimer over (name, module) pairs where one name may cover several modules."""
 
-    def __init__(self, pairs, device):
+    def __init__(self, pairs, device, clock: str = "wall"):
         from hodor.utils.component_timer import ComponentTimer
 
-        self.timers = [ComponentTimer({name: m}, device) for name, m in pairs]
-        self.main = ComponentTimer({}, device)
+        self.timers = [ComponentTimer({name: m}, device, clock) for name, m in pairs]
+        self.main = ComponentTimer({}, device, clock)
         for t in self.timers:
             t._origin = self.main._origin  # one clock for every interval
 
@@ -276,6 +314,12 @@ def add_infer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rss-at", default="", help="comma-separated frame counts at which to print RSS, e.g. 50,400")
     p.add_argument("--save-masks", default="", help="write the predicted index maps to this .npz")
     p.add_argument("--compare", default="", help="pixel agreement of this run's masks with a --save-masks file")
+    p.add_argument(
+        "--clock",
+        default="wall",
+        choices=["wall", "cpu"],
+        help="CPU timing: wall seconds, or process CPU seconds (steadier on a shared machine; use with --threads 1)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON line instead of text")
     p.add_argument("opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE config overrides")
 
@@ -306,7 +350,7 @@ def run_infer(args: argparse.Namespace) -> dict:
     rss_at = sorted({int(x) for x in args.rss_at.split(",") if x.strip()})
     n_frames = max([args.frames, *rss_at])
     video = synthetic_video(args.height, args.width, args.objects)
-    timer = _MultiTimer(_component_modules(model, args.compile), device)
+    timer = _MultiTimer(_component_modules(model, args.compile), device, args.clock)
     masks, step_times, steps, kept, rss = [], [], [], [], {}
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -315,14 +359,13 @@ def run_infer(args: argparse.Namespace) -> dict:
         for t in range(n_frames):
             frame, index = next(video)
             given = {k: index == k for k in range(1, args.objects + 1)} if t == 0 else None
-            t0 = time.perf_counter()
             timer.main.begin("step")
             out = predictor.step(frame, given)
             timer.main.end("step")
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            dt = time.perf_counter() - t0
             intervals = timer.resolve()
+            dt = next(iv.seconds for iv in intervals if iv.name == "step")
             if t > args.warmup:
                 step_times.append(dt)
                 steps.extend(iv for iv in intervals if iv.name == "step")
@@ -342,6 +385,7 @@ def run_infer(args: argparse.Namespace) -> dict:
         "device": str(device),
         "precision": args.precision,
         "threads": torch.get_num_threads(),
+        "clock": "cuda events" if device.type == "cuda" else args.clock,
         "compiled": bool(args.compile),
         "video": f"{n_frames} frames {args.height}x{args.width}, {args.objects} objects",
         "network_input": "x".join(map(str, predictor.pad_hw or ())),

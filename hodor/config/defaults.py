@@ -36,6 +36,10 @@ _C.MODEL = CfgNode()
 _C.MODEL.WEIGHTS = ""
 # Feature width shared by FPN, encoder and decoder (original: 256, asserted).
 _C.MODEL.HIDDEN_DIM = 256
+# Recompute the activations of Swin blocks and encoder/decoder layers in the backward pass instead
+# of keeping them (training memory for ~1/3 more compute; same gradients). See
+# hodor/modeling/checkpointing.py.
+_C.MODEL.CHECKPOINT_ACTIVATIONS = False
 
 _C.MODEL.BACKBONE = CfgNode()
 # Registered backbone name: swin_t (original), swin_s, swin_b, resnet18, resnet50, resnet101.

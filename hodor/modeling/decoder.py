@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import DeformConv2d
 
+from .checkpointing import run_layer
 from .deform_conv import deform_conv2d
 from .position_encoding import sine_position_embedding
 
@@ -199,6 +200,7 @@ class HodorDecoder(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(dim // 2, 1, 1, bias=False),
         )
+        self.checkpoint_activations = False  # see hodor/modeling/checkpointing.py
 
     def forward(
         self,
@@ -241,7 +243,7 @@ class HodorDecoder(nn.Module):
         )
         fmap = f8
         for layer in self.attn_layers:
-            fmap = layer(fmap, pos, fg, bg, fg_embed, bg_emb, invalid)
+            fmap = run_layer(self.checkpoint_activations, layer, fmap, pos, fg, bg, fg_embed, bg_emb, invalid)
 
         fmap = F.interpolate(fmap, size=f4.shape[-2:], mode="bilinear", align_corners=False)
         reduced = self.conv_4x_reduce(f4)

@@ -63,7 +63,12 @@ class HODOR(nn.Module):
     def from_config(cls, cfg) -> HODOR:
         from .backbone import build_backbone  # written by another module owner; imported lazily
 
-        return cls(build_backbone(cfg), build_encoder(cfg), build_decoder(cfg))
+        model = cls(build_backbone(cfg), build_encoder(cfg), build_decoder(cfg))
+        if cfg.MODEL.CHECKPOINT_ACTIVATIONS:
+            from .checkpointing import set_activation_checkpointing
+
+            set_activation_checkpointing(model, True)
+        return model
 
     @property
     def num_bg_descriptors(self) -> int:

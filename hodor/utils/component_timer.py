@@ -132,9 +132,9 @@ def uncovered(region: Interval, inner: list[Interval], before: float | None = No
     spans = sorted((max(iv.start, region.start), min(iv.end, end)) for iv in inner)
     covered, cursor = 0.0, region.start
     for a, b in spans:
-        if b <= cursor:
-            continue
         a = max(a, cursor)
+        if b <= a:
+            continue
         covered += b - a
         cursor = b
     return max(end - region.start - covered, 0.0)

@@ -101,7 +101,8 @@ def deform_conv2d_gather(
     channels-last map each, weights = bilinear coefficients, corners outside the map point at an
     appended zero row). Why: the gather reads whole 256-channel rows and the weighted sum is fused
     (fbgemm's kernel), and the columns come out [B, H'W', taps*C], the layout the matmul wants.
-    ~1.6x faster than grid_sample forward in fp32 on CPU, ~5x with bf16 values.
+    On the decoder's 480p stride-8 map (one CPU thread) the op is ~1.6x faster than grid_sample
+    in fp32 and ~4.8x with bf16 values; a whole decoder layer forward+backward 0.79x / 0.51x.
 
     Precision: positions and bilinear coefficients are computed in float32 (float64 for float64
     inputs) whatever ``x`` is; the gathered values, the coefficients fed to the bag and the matmul
@@ -114,8 +115,7 @@ def deform_conv2d_gather(
     if c_w != c:
         raise ValueError(f"weight expects {c_w} input channels, x has {c} (grouped conv is not supported)")
     taps = kh * kw
-    py, px = _tap_positions(offset, h, w, kh, kw, padding, dilation)[:2]
-    ho, wo = py.shape[1:3]
+    py, px, ho, wo = _tap_positions(offset, h, w, kh, kw, padding, dilation)
     y0, x0 = py.floor(), px.floor()
     ly, lx = py - y0, px - x0
     hy, hx = 1 - ly, 1 - lx

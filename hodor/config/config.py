@@ -184,7 +184,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "TRAINING.DICE": ("multiclass_dice", "per_object_dice"),
     "TRAINING.SPARSE_REF_FRAME": ("middle", "end", "first", "random"),
     "DATALOADER.ON_BAD_SAMPLE": ("error", "skip"),
-    "MODEL.DECODER.DEFORM_CONV_IMPL": ("auto", "torchvision", "grid_sample"),
+    "MODEL.DECODER.DEFORM_CONV_IMPL": ("auto", "torchvision", "grid_sample", "gather"),
 }
 
 

@@ -39,6 +39,10 @@ _C.MODEL.WEIGHTS = ""
 _C.MODEL.WEIGHTS_STRICT = True
 # Feature width shared by FPN, encoder and decoder (original: 256, asserted).
 _C.MODEL.HIDDEN_DIM = 256
+# Recompute the activations of Swin blocks and encoder/decoder layers in the backward pass instead
+# of keeping them (training memory for ~1/3 more compute; same gradients). See
+# hodor/modeling/checkpointing.py.
+_C.MODEL.CHECKPOINT_ACTIVATIONS = False
 
 _C.MODEL.BACKBONE = CfgNode()
 # Registered backbone name: swin_t (original), swin_s, swin_b, resnet18, resnet50, resnet101.
@@ -91,8 +95,9 @@ _C.MODEL.DECODER.FFN_DIM = 256
 _C.MODEL.DECODER.DROPOUT = 0.1
 # Add the sine position embedding to the decoder's pixel queries (original POS_ENCODINGS_IN_FQM).
 _C.MODEL.DECODER.POS_ENC_IN_QUERIES = True
-# Deformable conv kernel: "auto" (grid_sample on CPU, torchvision elsewhere), "torchvision" or
-# "grid_sample". Same maths and parameters; grid_sample is 3.5-11x faster on CPU (see
+# Deformable conv kernel: "auto" (gather on CPU, torchvision elsewhere), "torchvision",
+# "grid_sample" or "gather" (embedding_bag). Same maths and parameters; on CPU grid_sample is
+# 3.5-11x faster than torchvision and gather faster still, and gather also runs in bf16 (see
 # hodor/modeling/deform_conv.py).
 _C.MODEL.DECODER.DEFORM_CONV_IMPL = "auto"
 

@@ -282,6 +282,9 @@ class Trainer:
 
     def run_step(self) -> None:
         """One optimiser step over ``accum_steps`` forwards; skipped if any loss is non-finite."""
+        # The previous step's outputs (full-resolution logits of every frame) were for its hooks
+        # only; drop them before this forward so they do not add to its peak memory.
+        self.last_output = self.last_batch = None
         self.optimizer.zero_grad(set_to_none=True)
         is_ddp = isinstance(self.module, nn.parallel.DistributedDataParallel)
         sums: dict[str, torch.Tensor] = {}
@@ -298,6 +301,8 @@ class Trainer:
             for name, v in {**out.losses, **out.metrics}.items():
                 sums[name] = sums.get(name, 0.0) + v.detach().float() / self.accum_steps
             sums["loss"] = sums.get("loss", 0.0) + loss.detach().float()
+            if k + 1 < self.accum_steps:
+                del out, loss  # an accumulation forward's outputs are not needed by the next one
         self.last_output, self.last_batch = out, batch
         lr = self.optimizer.param_groups[-1]["lr"]
         finite = self._all_ranks_true(finite)

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from .. import __version__
+from ..modeling.decoder import DeformConvBlock
 from ..utils.logger import get_logger
 from .graphs import BackboneGraph, DecoderGraph, EncoderGraph, example_inputs, graph_specs
 from .manifest import (
@@ -135,6 +136,12 @@ def export_model(
     dtype = _DTYPES[precision]
     # A copy: the caller's model keeps its device, dtype and train/eval mode.
     model = copy.deepcopy(model).eval().to(device="cpu", dtype=dtype)
+    # The deformable convolutions export as ONNX GridSample: the CPU default kernel (an
+    # embedding-bag gather) has no ONNX counterpart, the grid_sample one computes the same maths
+    # with the same parameters (tests/modeling/test_deform_conv.py).
+    for module in model.modules():
+        if isinstance(module, DeformConvBlock):
+            module.impl = "grid_sample"
     dim, num_bg = int(model.decoder.dim), int(model.num_bg_descriptors)
     modules = {"backbone": BackboneGraph(model), "encoder": EncoderGraph(model), "decoder": DecoderGraph(model)}
     specs = graph_specs(dim, num_bg)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import DeformConv2d
 
+from .checkpointing import run_layer
 from .deform_conv import deform_conv2d
 from .layer_stack import make_layers
 from .position_encoding import sine_position_embedding
@@ -30,24 +31,32 @@ class DeformConvBlock(nn.Module):
         self.conv_deform = DeformConv2d(dim, dim, kernel_size=3, padding=1)
 
     def forward(self, x: Tensor) -> Tensor:
-        """[B,C,h,w] -> [B,C,h,w]. The deformable conv always runs in float32: torchvision's CPU
-        kernel has no bf16/fp16 version, so under autocast or with half inputs we upcast."""
+        """[B,C,h,w] -> [B,C,h,w]. Under autocast (or with half inputs) the ``gather`` kernel runs in
+        the low-precision dtype with float32 sampling positions; torchvision's and grid_sample's
+        kernels have no exact low-precision path, so for them we upcast to float32."""
         offsets = self.conv_offsets(x)
         # torchvision's CPU kernel segfaults on NaN offsets; a NaN input still gives a NaN output,
         # so the trainer's non-finite-loss guard sees it instead of the process crashing.
         offsets = torch.nan_to_num(offsets, nan=0.0, posinf=0.0, neginf=0.0)
         weight, bias = self.conv_deform.weight, self.conv_deform.bias
-        if x.dtype == offsets.dtype == torch.float32 and not torch.is_autocast_enabled(x.device.type):
+        dev = x.device.type
+        autocast = torch.is_autocast_enabled(dev)
+        if x.dtype == offsets.dtype == torch.float32 and not autocast:
             return deform_conv2d(x, offsets, weight, bias, padding=1, impl=self.impl)
-        with torch.autocast(x.device.type, enabled=False):
-            out = deform_conv2d(
-                x.float(),
-                offsets.float(),
-                weight.float(),
-                None if bias is None else bias.float(),
-                padding=1,
-                impl=self.impl,
-            )
+        gather = self.impl == "gather" or (self.impl == "auto" and dev == "cpu")
+        low = torch.get_autocast_dtype(dev) if autocast else x.dtype
+        with torch.autocast(dev, enabled=False):
+            if gather:
+                out = deform_conv2d(x.to(low), offsets, weight, bias, padding=1, impl="gather")
+            else:
+                out = deform_conv2d(
+                    x.float(),
+                    offsets.float(),
+                    weight.float(),
+                    None if bias is None else bias.float(),
+                    padding=1,
+                    impl=self.impl,
+                )
         return out.to(x.dtype)
 
 
@@ -197,6 +206,7 @@ class HodorDecoder(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(dim // 2, 1, 1, bias=False),
         )
+        self.checkpoint_activations = False  # see hodor/modeling/checkpointing.py
 
     def forward(
         self,
@@ -239,7 +249,7 @@ class HodorDecoder(nn.Module):
         )
         fmap = f8
         for layer in self.attn_layers:
-            fmap = layer(fmap, pos, fg, bg, fg_embed, bg_emb, invalid)
+            fmap = run_layer(self.checkpoint_activations, layer, fmap, pos, fg, bg, fg_embed, bg_emb, invalid)
 
         fmap = F.interpolate(fmap, size=f4.shape[-2:], mode="bilinear", align_corners=False)
         reduced = self.conv_4x_reduce(f4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .checkpointing import run_layer
 from .descriptor_init import init_descriptors
 from .layer_stack import make_layers
 from .position_encoding import sine_position_embedding
@@ -88,6 +89,7 @@ class HodorEncoder(nn.Module):
             num_layers,
             clone_layer_init,
         )
+        self.checkpoint_activations = False  # see hodor/modeling/checkpointing.py
 
     def forward(self, f8: Tensor, fg_masks: Tensor, bg_masks: Tensor) -> tuple[Tensor, Tensor]:
         """f8 [B,C,h,w], fg_masks [B,I,h,w], bg_masks [B,Qb,h,w] (soft, in [0,1]) ->
@@ -111,5 +113,5 @@ class HodorEncoder(nn.Module):
             pos = sine_position_embedding(h, w, c // 2, device=f8.device, dtype=f8.dtype)
             keys = pixels + pos.flatten(1).t().unsqueeze(0)
         for layer in self.attn_layers:
-            x = layer(x, embed, pixels, keys, masks)
+            x = run_layer(self.checkpoint_activations, layer, x, embed, pixels, keys, masks)
         return x[:, self.num_bg :], x[:, : self.num_bg]

@@ -64,7 +64,12 @@ class HODOR(nn.Module):
 
     @classmethod
     def from_config(cls, cfg) -> HODOR:
-        return cls(build_backbone(cfg), build_encoder(cfg), build_decoder(cfg))
+        model = cls(build_backbone(cfg), build_encoder(cfg), build_decoder(cfg))
+        if cfg.MODEL.CHECKPOINT_ACTIVATIONS:
+            from .checkpointing import set_activation_checkpointing
+
+            set_activation_checkpointing(model, True)
+        return model
 
     @property
     def num_bg_descriptors(self) -> int:

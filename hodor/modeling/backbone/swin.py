@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from timm.models.swin_transformer import SwinTransformerBlock, window_partition, window_reverse
 from torch import Tensor, nn
 
+from ..checkpointing import run_layer
 from .registry import BACKBONE_REGISTRY
 from .trunk import TrunkOptions
 
@@ -112,6 +113,7 @@ class SwinTrunk(nn.Module):
         self.strides = [4, 8, 16, 32]
         self.out_norms = nn.ModuleList(nn.LayerNorm(c) for c in self.out_channels)
         self.spec = spec
+        self.checkpoint_activations = False  # see hodor/modeling/checkpointing.py
 
     def forward(self, images: Tensor) -> list[Tensor]:
         x = self.patch_embed(images)  # [N, H/4, W/4, d]
@@ -119,7 +121,7 @@ class SwinTrunk(nn.Module):
         for stage, norm in zip(self.layers, self.out_norms):
             x = stage.downsample(x)
             for block in stage.blocks:
-                x = detection_block_forward(block, x)
+                x = run_layer(self.checkpoint_activations, detection_block_forward, block, x)
             outs.append(norm(x).permute(0, 3, 1, 2).contiguous())
         return outs
 

@@ -42,6 +42,7 @@ from ..inference.video_io import (
     parse_mask_spec,
     resolve_frame_number,
 )
+from ..utils.cli_args import parse_with_overrides
 from ..utils.device import resolve_device
 from ..utils.errors import run_cli
 from ..utils.logger import get_logger, setup_logger
@@ -100,11 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Options anywhere; every leftover word is a ``KEY VALUE`` config override (``args.opts``)."""
     parser = build_parser()
-    args, rest = parser.parse_known_args(argv)
-    unknown = [r for r in rest if r.startswith("--")]
-    if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    args.opts = rest
+    args = parse_with_overrides(parser, argv)
     return args
 
 

@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ..utils.cli_args import parse_with_overrides
 from ..utils.logger import get_logger, setup_logger
 from .uploads import Limits
 
@@ -66,13 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
-    args, rest = parser.parse_known_args(argv)
-    unknown = [r for r in rest if r.startswith("--")]
-    if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    if len(rest) % 2:
-        parser.error(f"config overrides come in KEY VALUE pairs, got {rest}")
-    args.opts = rest
+    args = parse_with_overrides(parser, argv, pairs=True)
     return args
 
 

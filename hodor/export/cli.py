@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from ..utils.cli_args import parse_with_overrides
 from ..utils.logger import get_logger, setup_logger
 from .exporter import DEFAULT_OPSET, PRECISIONS, export_from_config, quiet_exporter_logs, require_export_deps
 from .manifest import ExportError
@@ -45,11 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
-    args, rest = parser.parse_known_args(argv)
-    unknown = [r for r in rest if r.startswith("--")]
-    if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    args.opts = rest
+    args = parse_with_overrides(parser, argv)
     return args
 
 

@@ -4,7 +4,8 @@
     python tools/export_weights.py output/quickstart/static_image out/qs_static
     python tools/export_weights.py out/run/model_0005000.pth out/run_5k [--config-file out/run/config.yaml]
 
-Writes OUT_DIR/model.safetensors (weights only; the resolved config also sits in its metadata)
+Writes OUT_DIR/model.safetensors (weights only; the resolved config and the run's training
+metadata, e.g. its annotation cost, also sit in its metadata)
 and OUT_DIR/config.yaml. A training checkpoint (``model_final.pth``) also holds the AdamW
 moments (2 more tensors per parameter), RNG and sampler state: about 3x the size. The export
 loads with ``hodor.load_predictor(OUT_DIR)``, as ``MODEL.WEIGHTS OUT_DIR`` in every tool, and
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from hodor.config import ConfigError
     from hodor.modeling import build_model
     from hodor.modeling.parameter_count import describe_parameters
+    from hodor.utils.training_metadata import read_training_metadata
 
     try:
         weights, cfg = resolve_checkpoint(args.source, args.config_file)
@@ -46,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, ConfigError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    path = save_model(model, cfg, args.out)
+    # the run's training metadata (annotation cost) travels with the weights
+    path = save_model(model, cfg, args.out, training_metadata=read_training_metadata(weights))
     mb = os.path.getsize(path) / 2**20
     src_mb = os.path.getsize(weights) / 2**20
     print(f"read {weights} ({src_mb:.1f} MiB)")

@@ -4,7 +4,8 @@ A checkpoint is one ``torch.save`` file holding only tensors and plain Python ty
 loads with ``torch.load(weights_only=True)`` (no unpickling of arbitrary objects):
 
 ``model`` (state dict of the bare module), ``optimizer``, ``scheduler``, ``scaler``,
-``iteration`` (optimiser steps done), ``rng`` (one entry per rank: python / numpy / torch / cuda
+``iteration`` (optimiser steps done), ``training_metadata`` (run-level facts such as the
+annotation cost, see ``hodor.utils.training_metadata``), ``rng`` (one entry per rank: python / numpy / torch / cuda
 states as tensors), ``sampler`` (one ``state_dict()`` per rank), ``config`` (the resolved config
 as a nested dict), ``versions`` and any extra plain data (hook state, counters).
 
@@ -28,6 +29,7 @@ from torch import nn
 from ..utils import comm
 from ..utils.errors import describe_os_error, find_os_error
 from ..utils.logger import get_logger
+from ..utils.training_metadata import PTH_KEY
 from .formats import CONFIG_KEY, CheckpointError, check_finite, match_state_dict, torch_load_weights_only
 
 logger = get_logger(__name__)
@@ -198,11 +200,15 @@ class Checkpointer:
         scheduler: Any = None,
         scaler: Any = None,
         keep: int = 3,
+        training_metadata: Mapping[str, Any] | None = None,
     ) -> None:
         self.model = unwrap(model)
         self.save_dir = save_dir
         self.optimizer, self.scheduler, self.scaler = optimizer, scheduler, scaler
         self.keep = keep
+        # run-level facts written into every checkpoint (hodor.utils.training_metadata), e.g.
+        # {"annotation_cost": {...}}; set by whoever builds the run
+        self.training_metadata: dict[str, Any] = dict(training_metadata or {})
 
     # -- saving ------------------------------------------------------------------------------
     def save(
@@ -234,6 +240,7 @@ class Checkpointer:
             CONFIG_KEY: dict(config) if config is not None else None,
             "versions": versions(),
             "extra": dict(extra or {}),
+            PTH_KEY: dict(self.training_metadata),
         }
         if self.optimizer is not None:
             data["optimizer"] = self.optimizer.state_dict()

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from ..utils.errors import UserError
 from ..utils.logger import get_logger
+from ..utils.training_metadata import safetensors_entry
 
 logger = get_logger(__name__)
 
@@ -267,8 +268,17 @@ def _config_to_yaml(cfg: Any) -> str:
     return yaml.safe_dump(cfg)
 
 
-def save_model(model: nn.Module | Mapping[str, Tensor], cfg: Any, out_dir: str) -> str:
+def save_model(
+    model: nn.Module | Mapping[str, Tensor],
+    cfg: Any,
+    out_dir: str,
+    training_metadata: Mapping[str, Any] | None = None,
+) -> str:
     """Write ``out_dir/model.safetensors`` (+ config in its metadata) and ``out_dir/config.yaml``.
+
+    ``training_metadata`` (e.g. the annotation cost of the run that trained the weights, as a
+    training checkpoint holds it) goes into the metadata too (``hodor.utils.training_metadata``),
+    so that evaluations of the exported weights can record it.
 
     Returns the weights path. Tensors are made contiguous and shared storage is broken (safetensors
     refuses aliased tensors).
@@ -280,7 +290,9 @@ def save_model(model: nn.Module | Mapping[str, Tensor], cfg: Any, out_dir: str) 
     os.makedirs(out_dir, exist_ok=True)
     text = _config_to_yaml(cfg)
     path = os.path.join(out_dir, WEIGHTS_NAME)
-    save_file(tensors, path, metadata={CONFIG_KEY: text} if text else None)
+    metadata = {CONFIG_KEY: text} if text else {}
+    metadata.update(safetensors_entry(training_metadata))
+    save_file(tensors, path, metadata=metadata or None)
     if text:
         with open(os.path.join(out_dir, CONFIG_NAME), "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -23,8 +23,9 @@ from hodor.utils.logger import get_logger
 from hodor.utils.registry import Registry
 
 from ..structures.batch import ClipBatch, ClipSample, collate_clips
+from .annotation_cost import dataset_annotation_cost, total_annotation_cost
 from .augment import AugConfig
-from .balance import SamplePlan, image_candidates, video_candidates
+from .balance import BALANCE_SEED, Candidate, SamplePlan, image_candidates, video_candidates
 from .catalog import get_dataset_spec, load_dataset
 from .clips import ClipParams, EmptyClip, PseudoClipMapper, VideoClipMapper
 from .grouping import GroupedBatchSampler
@@ -42,6 +43,7 @@ __all__ = [
     "worker_init_fn",
     "filter_image_records",
     "build_sample_plan",
+    "build_annotation_cost",
 ]
 
 logger = get_logger(__name__)
@@ -219,6 +221,8 @@ class TrainLoader:
         self.batches_consumed = 0
         self.bad_samples: list[str] = []
         self.resampled = 0
+        # labels this run can use (hodor.data.annotation_cost); set by build_train_loader
+        self.annotation_cost: dict[str, Any] | None = None
         if isinstance(sampler, GroupedBatchSampler):  # the sampler forms the batches
             if sampler.batch_size != self.samples_per_batch:
                 raise ValueError(f"sampler batches {sampler.batch_size} samples, loader {self.samples_per_batch}")
@@ -334,6 +338,7 @@ def build_train_loader(
     seed = _seed(cfg)
     B = int(samples_per_forward or cfg.SOLVER.MAX_SAMPLES_PER_GPU)
     sampler: MixtureSampler | GroupedBatchSampler
+    plan = None
     if cfg.DATALOADER.GROUP_BATCHES:
         plan = build_sample_plan(cfg, datasets, names, mapper, ratios, B)
         sampler = GroupedBatchSampler(
@@ -361,7 +366,7 @@ def build_train_loader(
         on_bad_sample=cfg.DATALOADER.ON_BAD_SAMPLE,
         max_resamples=cfg.DATALOADER.MAX_RESAMPLES,
     )
-    return TrainLoader(
+    loader = TrainLoader(
         dataset,
         sampler,
         B,
@@ -370,6 +375,57 @@ def build_train_loader(
         max_bad_samples=cfg.DATALOADER.MAX_BAD_SAMPLES,
         multiprocessing_context=cfg.DATALOADER.MP_CONTEXT,
     )
+    loader.annotation_cost = build_annotation_cost(cfg, datasets, names, mapper, ratios, scales, plan)
+    return loader
+
+
+def build_annotation_cost(
+    cfg,
+    datasets: list[list[Any]],
+    names: list[str],
+    mapper,
+    ratios: list[float],
+    scales: list[float],
+    plan: SamplePlan | None,
+) -> dict[str, Any]:
+    """The run's annotation cost (hodor.data.annotation_cost) from its records and sample plan.
+
+    With DATALOADER.GROUP_BATCHES the plan's candidates are used as they are. Without a plan,
+    images are filtered from their annotations alone; for video, frame masks would have to be
+    decoded to apply the size filter, so every reference frame of the configured rule counts
+    (``"size_filter_checked": false`` in the entry: an upper bound).
+    """
+    mode = cfg.TRAINING.MODE
+    t = cfg.TRAINING
+    per: dict[str, dict[str, int]] = {}
+    for d, (name, records) in enumerate(zip(names, datasets, strict=True)):
+        kind = _MODE_KIND[mode]
+        if plan is not None:
+            cands = plan.candidates[d]
+            drawn = plan.lengths[d] > 0
+        else:
+            drawn = ratios[d] > 0
+            if kind == "image":
+                cands = image_candidates(records, t.MIN_REF_MASK_AREA, t.MIN_REF_MASK_DIM)
+            else:
+                cands = _unfiltered_video_candidates(records, mapper, mode == "sparse_video", t.SPARSE_REF_FRAME)
+        per[name] = dataset_annotation_cost(kind, records, cands, mapper, scales[d], drawn=drawn)
+    cost = total_annotation_cost(mode, per)
+    cost["size_filter_checked"] = plan is not None or _MODE_KIND[mode] == "image"
+    return cost
+
+
+def _unfiltered_video_candidates(records: list[Any], mapper, sparse: bool, sparse_ref: str) -> list[Candidate]:
+    """Reference frames a planless loader can draw, without decoding masks (no size filter):
+    dense, every usable reference; sparse, the rule's first frame (every annotated frame for
+    "random", which the mapper draws anew for each sample)."""
+    out = []
+    for i, r in enumerate(records):
+        refs = mapper.reference_candidates(r, np.random.default_rng([BALANCE_SEED, i]))
+        if sparse and sparse_ref != "random":
+            refs = refs[:1]
+        out.extend(Candidate(i, int(ref), (1,), 0, 0) for ref in refs)
+    return out
 
 
 def build_sample_plan(

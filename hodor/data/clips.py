@@ -249,6 +249,28 @@ class VideoClipMapper:
         target = (n - 1) / 2 if how == "middle" else n  # "end": the original's distance to len(seq)
         return sorted(ann, key=lambda a: (abs(a - target), a))
 
+    def dense_window(self, record: VideoRecord, ref: int, scale: float = 1.0) -> list[int]:
+        """Dense video: the annotated frames after ``ref`` from which a clip draws its other frames
+        (``MIN_CLIP_DELTA`` .. ``MAX_CLIP_DELTA x scale`` annotated frames on; all later annotated
+        frames when that window is too short)."""
+        p = self.p
+        d_max = max(p.min_delta, int(round(p.max_delta * scale)))
+        ann = record.annotated_frames
+        pos = ann.index(ref)
+        window = ann[pos + p.min_delta : pos + d_max]
+        if len(window) < p.num_frames - 1:
+            window = ann[pos + 1 :]
+        return list(window)
+
+    def supervised_frames(self, record: VideoRecord, ref: int, scale: float = 1.0) -> list[int]:
+        """Annotated frames whose ground truth a clip with reference ``ref`` can supervise: sparse,
+        the reference alone; dense, the reference and its :meth:`dense_window` (every drawn frame)."""
+        k = self.p.num_frames - 1
+        if self.sparse or k == 0:
+            return [ref]
+        window = self.dense_window(record, ref, scale)
+        return [ref, *window] if len(window) >= k else []
+
     def _others(self, record: VideoRecord, ref: int, scale: float, rng: np.random.Generator) -> list[int]:
         p = self.p
         k = p.num_frames - 1
@@ -256,11 +278,7 @@ class VideoClipMapper:
             return []
         d_max = max(p.min_delta, int(round(p.max_delta * scale)))
         if not self.sparse:
-            ann = record.annotated_frames
-            pos = ann.index(ref)
-            window = ann[pos + p.min_delta : pos + d_max]
-            if len(window) < k:
-                window = ann[pos + 1 :]
+            window = self.dense_window(record, ref, scale)
             if len(window) < k:
                 raise EmptyClip(f"video {record.video_id}: too few annotated frames after {ref}")
             return sorted(int(x) for x in rng.choice(window, size=k, replace=False))

@@ -10,7 +10,8 @@ weakly-supervised result can be read against the labels it used.
 
 Training metadata convention: a ``.safetensors`` checkpoint may hold a JSON string under the
 metadata key ``hodor_training``; a ``.pth`` checkpoint may hold a dict under ``training_metadata``.
-Its ``annotation_cost`` entry (e.g. ``{"labelled_frames": 3471, "images": 0}``) is copied as is.
+(one key name and format for writers and readers: ``hodor.utils.training_metadata``). Its
+``annotation_cost`` entry (written by training, see ``hodor.data.annotation_cost``) is copied as is.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..utils.training_metadata import ANNOTATION_COST_KEY, PTH_KEY, SAFETENSORS_KEY, read_training_metadata
+
 RECORD_NAME = "eval_record.json"
-TRAINING_METADATA_KEY = "hodor_training"  # safetensors metadata key (JSON string)
-PTH_TRAINING_KEY = "training_metadata"  # key of a .pth checkpoint dict
+TRAINING_METADATA_KEY = SAFETENSORS_KEY  # safetensors metadata key (JSON string)
+PTH_TRAINING_KEY = PTH_KEY  # key of a .pth checkpoint dict
 _HASH_CACHE: dict[tuple[str, float, int], str] = {}
 
 
@@ -73,25 +76,7 @@ def hodor_version() -> dict[str, str | None]:
 
 def checkpoint_training_metadata(path: str) -> dict[str, Any] | None:
     """The training metadata stored in a checkpoint (see the module docstring), or None."""
-    if path.endswith(".safetensors"):
-        from safetensors import safe_open
-
-        with safe_open(path, framework="pt") as f:
-            text = (f.metadata() or {}).get(TRAINING_METADATA_KEY)
-        if not text:
-            return None
-        try:
-            meta = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: metadata {TRAINING_METADATA_KEY!r} is not valid JSON ({e})") from e
-        return meta if isinstance(meta, dict) else None
-    if path.endswith((".pth", ".pt")):
-        import torch
-
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-        meta = obj.get(PTH_TRAINING_KEY) if isinstance(obj, Mapping) else None
-        return dict(meta) if isinstance(meta, Mapping) else None
-    return None
+    return read_training_metadata(path)
 
 
 def checkpoint_info(path: str | None) -> dict[str, Any]:
@@ -102,7 +87,7 @@ def checkpoint_info(path: str | None) -> dict[str, Any]:
     return {
         "path": os.path.abspath(path),
         "sha256": sha256_file(path),
-        "annotation_cost": (meta or {}).get("annotation_cost"),
+        "annotation_cost": (meta or {}).get(ANNOTATION_COST_KEY),
     }
 
 

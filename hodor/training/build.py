@@ -25,6 +25,8 @@ from ..structures import ResumableLoader
 from ..utils import comm
 from ..utils.device import resolve_device
 from ..utils.logger import get_logger
+from ..utils.training_metadata import ANNOTATION_COST_KEY
+from .annotation_cost import format_annotation_cost, write_annotation_cost
 from .regimes import TrainingModule, build_regime
 
 logger = get_logger(__name__)
@@ -74,6 +76,10 @@ def build_trainer(
         load_model_weights(model, cfg.MODEL.WEIGHTS, strict=cfg.MODEL.WEIGHTS_STRICT)
 
     loader = data if data is not None else build_train_data(cfg, per_forward)
+    cost = getattr(loader, "annotation_cost", None)
+    if cost is not None:
+        checkpointer.training_metadata[ANNOTATION_COST_KEY] = cost
+        logger.info("annotation cost: %s", format_annotation_cost(cost))
 
     if world > 1:
         module = nn.parallel.DistributedDataParallel(
@@ -118,6 +124,8 @@ def build_trainer(
     if resume_path is not None:
         trainer.resume(resume_path)
     if comm.is_main_process():  # written only now that every start-up check has passed
+        if cost is not None:
+            write_annotation_cost(cfg.OUTPUT_DIR, cost)
         from torch.utils.tensorboard import SummaryWriter
 
         # purge_step: events of iterations after the checkpoint (from the interrupted run) are dropped

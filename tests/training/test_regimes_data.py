@@ -1,9 +1,12 @@
 """One training step of each video regime through the real data pipeline on synthetic datasets."""
 
+import json
+
 import pytest
 import torch
 
 from hodor.engine.setup import default_setup
+from hodor.evaluation.record import checkpoint_info
 from hodor.training.build import build_trainer
 from tests.helpers import tiny_cfg
 
@@ -32,3 +35,9 @@ def test_video_regime_trains_on_synthetic_data(data_root, tmp_path, config, supe
     assert torch.isfinite(out.total_loss) and trainer.nonfinite_total == 0
     data = torch.load(tmp_path / "model_final.pth", weights_only=True)
     assert data["sampler"][0]["position"] == 1 and data["iteration"] == 1
+    # the run's annotation cost: in the checkpoint, in OUTPUT_DIR, and read back by evaluation
+    with open(tmp_path / "annotation_cost.json") as f:
+        cost = json.load(f)
+    assert data["training_metadata"]["annotation_cost"] == cost
+    assert cost["mode"] == cfg.TRAINING.MODE and cost["labelled_video_frames"] > 0 and cost["labelled_images"] == 0
+    assert checkpoint_info(str(tmp_path / "model_final.pth"))["annotation_cost"] == cost

@@ -47,3 +47,15 @@ def test_quickstart_fast_writes_all_outputs(tmp_path):
     for _, metrics in results["rows"]:
         assert 0.0 <= metrics["J&F-Mean"] <= 1.0
     assert "J&F-Mean" in (out / "results.md").read_text()
+    # labels used: the static stage's images, then + the sparse stage's labelled video frames
+    labels = results["labels_used"]
+    costs = {
+        stage: json.loads((out / stage / "annotation_cost.json").read_text())
+        for stage in ("static_image", "sparse_video")
+    }
+    assert labels["copy first-frame mask (baseline)"] == 0
+    assert labels["static-image training"] == costs["static_image"]["labelled_images"] > 0
+    assert labels["+ sparse-video fine-tuning"] == (
+        costs["static_image"]["labelled_images"] + costs["sparse_video"]["labelled_video_frames"]
+    )
+    assert costs["sparse_video"]["labelled_video_frames"] > 0 and "| labels used |" in (out / "results.md").read_text()

@@ -154,9 +154,22 @@ def write_overlays(davis_root: str, results_dir: str, video_dir: str, num: int) 
     return written
 
 
-def table(rows: list[tuple[str, dict]]) -> str:
-    head = "| method | " + " | ".join(METRICS) + " |\n|---|" + "---|" * len(METRICS) + "\n"
-    return head + "".join(f"| {name} | " + " | ".join(f"{m[k]:.3f}" for k in METRICS) + " |\n" for name, m in rows)
+def stage_labels(run_dir: str) -> int:
+    """Labels a training stage used (labelled images + labelled video frames), from its annotation_cost.json."""
+    from hodor.training.annotation_cost import ANNOTATION_COST_FILE, labels_used
+
+    with open(os.path.join(run_dir, ANNOTATION_COST_FILE), encoding="utf-8") as fh:
+        return labels_used(json.load(fh))
+
+
+def table(rows: list[tuple[str, dict]], labels: dict[str, int] | None = None) -> str:
+    """Markdown table; ``labels``: row name -> labels used in training (cumulative over stages)."""
+    labels = labels or {}
+    head = "| method | labels used | " + " | ".join(METRICS) + " |\n|---|---|" + "---|" * len(METRICS) + "\n"
+    return head + "".join(
+        f"| {name} | {labels.get(name, '')} | " + " | ".join(f"{m[k]:.3f}" for k in METRICS) + " |\n"
+        for name, m in rows
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         ("copy first-frame mask (baseline)", baseline.global_metrics()),
         ("static-image training", static_res.global_metrics()),
     ]
+    # training labels behind each row (the fine-tuned row also used the static stage's images)
+    labels = {rows[0][0]: 0, rows[1][0]: stage_labels(os.path.join(out, "static_image"))}
 
     best_pred = static_pred
     if not args.skip_sparse:
@@ -208,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         lap("sparse-video evaluation", t0)
         rows.append(("+ sparse-video fine-tuning", sparse_res.global_metrics()))
+        labels[rows[-1][0]] = labels[rows[1][0]] + stage_labels(os.path.join(out, "sparse_video"))
         best_pred = sparse_pred
 
     t0 = time.time()
@@ -215,12 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     lap("overlay videos", t0)
 
     total = time.time() - t_start
-    text = table(rows)
+    text = table(rows, labels)
     report = [
         "# hodor quick start results",
         "",
         f"Held-out synthetic DAVIS-layout videos ({davis_root}), scored with hodor's DAVIS evaluator",
         f"(official davis2017-evaluation protocol). Seed {args.seed}, preset `{preset}`.",
+        "labels used: ground-truth labels seen in training (labelled images + labelled video frames,",
+        "cumulative over the stages; per dataset in each stage's annotation_cost.json).",
         "",
         text,
         "Wall time per stage (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()) + f"; total {total:.0f}.",
@@ -234,7 +252,16 @@ def main(argv: list[str] | None = None) -> int:
         fh.write("\n".join(report))
     with open(os.path.join(out, "results.json"), "w") as fh:
         json.dump(
-            {"seed": args.seed, "preset": preset, "rows": rows, "seconds": times, "total_seconds": total}, fh, indent=1
+            {
+                "seed": args.seed,
+                "preset": preset,
+                "rows": rows,
+                "labels_used": labels,
+                "seconds": times,
+                "total_seconds": total,
+            },
+            fh,
+            indent=1,
         )
     print("\n" + text)
     print(f"[quickstart] done in {total:.0f} s; report: {os.path.join(out, 'results.md')}")

@@ -24,7 +24,13 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..utils.training_metadata import ANNOTATION_COST_KEY, PTH_KEY, SAFETENSORS_KEY, read_training_metadata
+from ..utils.training_metadata import (
+    ANNOTATION_COST_KEY,
+    PTH_KEY,
+    SAFETENSORS_KEY,
+    checkpoint_file,
+    read_training_metadata,
+)
 
 RECORD_NAME = "eval_record.json"
 TRAINING_METADATA_KEY = SAFETENSORS_KEY  # safetensors metadata key (JSON string)
@@ -80,7 +86,9 @@ def checkpoint_training_metadata(path: str) -> dict[str, Any] | None:
 
 
 def checkpoint_info(path: str | None) -> dict[str, Any]:
-    """``{"path", "sha256", "annotation_cost"}`` of a checkpoint (all None without one)."""
+    """``{"path", "sha256", "annotation_cost"}`` of a checkpoint (all None without one); an
+    exported directory stands for its ``model.safetensors``."""
+    path = checkpoint_file(path) if path else path
     if not path or not os.path.isfile(path):
         return {"path": path or None, "sha256": None, "annotation_cost": None}
     meta = checkpoint_training_metadata(path)

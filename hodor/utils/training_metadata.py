@@ -19,11 +19,28 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["PTH_KEY", "SAFETENSORS_KEY", "ANNOTATION_COST_KEY", "read_training_metadata", "safetensors_entry"]
+__all__ = [
+    "PTH_KEY",
+    "SAFETENSORS_KEY",
+    "ANNOTATION_COST_KEY",
+    "EXPORTED_WEIGHTS_NAME",
+    "checkpoint_file",
+    "read_training_metadata",
+    "safetensors_entry",
+]
 
 PTH_KEY = "training_metadata"  # entry of a .pth checkpoint dict
 SAFETENSORS_KEY = "hodor_training"  # safetensors metadata key (JSON string)
 ANNOTATION_COST_KEY = "annotation_cost"  # entry of the metadata dict
+# weights file of an exported directory (= hodor.checkpoint.formats.WEIGHTS_NAME, which sits on a
+# floor this module's readers cannot import; a test keeps the two equal)
+EXPORTED_WEIGHTS_NAME = "model.safetensors"
+
+
+def checkpoint_file(path: str) -> str:
+    """The file a checkpoint path names: an exported directory means its ``model.safetensors``
+    (as ``MODEL.WEIGHTS DIR`` loads it); anything else is returned as is."""
+    return os.path.join(path, EXPORTED_WEIGHTS_NAME) if os.path.isdir(path) else path
 
 
 def safetensors_entry(meta: Mapping[str, Any] | None) -> dict[str, str]:
@@ -39,8 +56,7 @@ def read_training_metadata(path: str) -> dict[str, Any] | None:
     A directory means its ``model.safetensors`` (an exported run). Raises ValueError naming the
     file when the safetensors entry is not valid JSON.
     """
-    if os.path.isdir(path):
-        path = os.path.join(path, "model.safetensors")
+    path = checkpoint_file(path)
     if path.endswith(".safetensors"):
         from safetensors import safe_open
 

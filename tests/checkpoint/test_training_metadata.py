@@ -9,10 +9,11 @@ import os
 import torch
 
 from hodor.checkpoint.checkpointer import Checkpointer
+from hodor.checkpoint.formats import WEIGHTS_NAME
 from hodor.config import cfg_to_dict
 from hodor.evaluation.record import build_eval_record, checkpoint_info
 from hodor.modeling import build_model
-from hodor.utils.training_metadata import read_training_metadata
+from hodor.utils.training_metadata import EXPORTED_WEIGHTS_NAME, read_training_metadata
 from tests.helpers import REPO, tiny_cfg
 
 COST = {
@@ -47,6 +48,10 @@ def test_checkpoint_and_export_carry_annotation_cost_into_eval_record(tmp_path):
     exported = str(tmp_path / "exp" / "model.safetensors")
     assert checkpoint_info(exported)["annotation_cost"] == COST
     assert read_training_metadata(str(tmp_path / "exp")) == {"annotation_cost": COST}
+    # MODEL.WEIGHTS may name the exported directory: the record resolves it like the loader does
+    assert EXPORTED_WEIGHTS_NAME == WEIGHTS_NAME
+    info = checkpoint_info(str(tmp_path / "exp"))
+    assert info["annotation_cost"] == COST and info["path"] == os.path.abspath(exported)
 
 
 def test_checkpoint_without_metadata_reads_as_none(tmp_path):

@@ -42,13 +42,13 @@ MOVED_NAMES: dict[str, dict[str, str]] = {
         "CycleSchedule": "hodor.training.cycles",
         "parse_cycles": "hodor.training.cycles",
         "segmentation_loss": "hodor.training.losses",
-        "REGIMES": "hodor.training.regimes",
         "ClipRegime": "hodor.training.regimes",
         "RegimeOutput": "hodor.training.regimes",
         "TrainingModule": "hodor.training.regimes",
-        "build_regime": "hodor.training.regimes",
+        "build_regime": "hodor.training.modes",
         "train_main": "hodor.cli.train",
     },
+    "hodor.training.regimes": {"build_regime": "hodor.training.modes"},
 }
 
 

@@ -26,8 +26,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from hodor.config import load_config  # noqa: E402
-from hodor.data import build_train_loader, load_dataset  # noqa: E402
+from hodor.data import load_dataset  # noqa: E402
 from hodor.data.synthetic import make_coco  # noqa: E402
+from hodor.training.modes import build_train_data  # noqa: E402
 
 
 def bench_pseudo_clips(root: str, images: int, samples: int) -> dict:
@@ -41,7 +42,7 @@ def bench_pseudo_clips(root: str, images: int, samples: int) -> dict:
         ],
     )  # fmt: skip
     torch.set_num_threads(1)
-    it = iter(build_train_loader(cfg))
+    it = iter(build_train_data(cfg))
     for _ in range(3):  # warm-up
         next(it)
     t0 = time.perf_counter()

@@ -100,7 +100,8 @@ def run_train(args: argparse.Namespace) -> dict:
     from hodor.modeling import build_model
     from hodor.modeling.parameter_count import count_parameters
     from hodor.solver import build_optimizer
-    from hodor.training.regimes import TrainingModule, build_regime
+    from hodor.training.modes import build_regime
+    from hodor.training.regimes import TrainingModule
     from hodor.utils.device import PRECISION_DTYPES, resolve_device
 
     if args.threads:

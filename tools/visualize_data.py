@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from hodor.config import load_config  # noqa: E402
-from hodor.data import build_train_loader  # noqa: E402
+from hodor.training.modes import build_train_data  # noqa: E402
 from hodor.utils.palette import davis_palette  # noqa: E402
 
 
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     mean = np.asarray(cfg.INPUT.PIXEL_MEAN, np.float32).reshape(1, 3, 1, 1)
     std = np.asarray(cfg.INPUT.PIXEL_STD, np.float32).reshape(1, 3, 1, 1)
     written = 0
-    loader = build_train_loader(cfg)
+    loader = build_train_data(cfg)
     for batch in islice(loader, -(-args.num // len(cfg.DATASETS.TRAIN) or 1)):
         for i in range(len(batch)):
             if written >= args.num:

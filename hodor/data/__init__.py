@@ -2,7 +2,7 @@
 
 from ..structures.batch import ClipBatch, ClipSample, collate_clips
 from .balance import Candidate, PlannedSample, SamplePlan
-from .build import build_mapper, build_train_loader, build_video_dataset, worker_init_fn
+from .build import DATA_KINDS, build_train_loader, build_video_dataset, worker_init_fn
 from .catalog import (
     DATASET_REGISTRY,
     load_dataset,
@@ -19,7 +19,7 @@ __all__ = [
     "ClipBatch",
     "ClipSample",
     "collate_clips",
-    "build_mapper",
+    "DATA_KINDS",
     "build_train_loader",
     "build_video_dataset",
     "worker_init_fn",

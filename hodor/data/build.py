@@ -12,7 +12,7 @@ import functools
 import os
 import random
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -20,22 +20,20 @@ from torch.utils.data import DataLoader, Dataset
 
 from hodor.utils import comm
 from hodor.utils.logger import get_logger
-from hodor.utils.registry import Registry
 
 from ..structures.batch import ClipBatch, ClipSample, collate_clips
 from .annotation_cost import dataset_annotation_cost, total_annotation_cost
-from .augment import AugConfig
 from .balance import BALANCE_SEED, Candidate, SamplePlan, image_candidates, video_candidates
 from .catalog import get_dataset_spec, load_dataset
-from .clips import ClipParams, EmptyClip, PseudoClipMapper, VideoClipMapper
+from .clips import ClipMapper, EmptyClip
 from .grouping import GroupedBatchSampler
 from .io import DataError
 from .records import ImageRecord, VideoRecord
 from .sampler import MixtureSampler, SampleKey
 
 __all__ = [
-    "MAPPER_REGISTRY",
-    "build_mapper",
+    "DATA_KINDS",
+    "DataKind",
     "ClipDataset",
     "TrainLoader",
     "build_train_loader",
@@ -55,16 +53,9 @@ PLANNED_RETRIES = 3
 # give every object-count bin enough samples to form batches of similar aspect ratio.
 MIN_AUTO_EPOCH = 1024
 
-MAPPER_REGISTRY = Registry("data mapper")
-MAPPER_REGISTRY.register("static_image", lambda p, a: PseudoClipMapper(p, a))
-MAPPER_REGISTRY.register("dense_video", lambda p, a: VideoClipMapper(p, a, sparse=False))
-MAPPER_REGISTRY.register("sparse_video", lambda p, a: VideoClipMapper(p, a, sparse=True))
-_MODE_KIND = {"static_image": "image", "dense_video": "video", "sparse_video": "video"}
-
-
-def build_mapper(cfg) -> PseudoClipMapper | VideoClipMapper:
-    """The mapper for TRAINING.MODE (static_image -> pseudo-clips, *_video -> video clips)."""
-    return MAPPER_REGISTRY.build(cfg.TRAINING.MODE, ClipParams.from_config(cfg), AugConfig.from_config(cfg))
+# What a training mode trains on: the ``kind`` of registered datasets (hodor.data.catalog).
+DataKind = Literal["image", "video"]
+DATA_KINDS: tuple[str, ...] = get_args(DataKind)
 
 
 def filter_image_records(records: list[ImageRecord], min_area: float, min_dim: float) -> list[ImageRecord]:
@@ -294,14 +285,21 @@ def _seed(cfg) -> int:
 
 def build_train_loader(
     cfg,
+    mapper: ClipMapper,
+    kind: DataKind,
     rank: int | None = None,
     world_size: int | None = None,
     start: int | dict = 0,
     samples_per_forward: int | None = None,
 ) -> TrainLoader:
-    """Training loader for TRAINING.MODE over DATASETS.TRAIN mixed by DATASETS.TRAIN_RATIOS.
+    """Training loader over DATASETS.TRAIN mixed by DATASETS.TRAIN_RATIOS.
+
+    The training mode is the caller's (``hodor.training.modes.build_train_data`` looks up
+    TRAINING.MODE): data sits below training and only receives what the mode decides.
 
     Args:
+        mapper: record -> ClipSample (its ``sparse`` flag picks the sample-list rule).
+        kind: ``"image"`` or ``"video"``: every dataset of DATASETS.TRAIN must hold this kind.
         rank, world_size: this process's shard (default: from torch.distributed, else 0 / 1).
         start: number of batches this rank already consumed (int), or a
             :meth:`TrainLoader.state_dict` to resume exactly.
@@ -315,15 +313,14 @@ def build_train_loader(
     ratios = list(cfg.DATASETS.TRAIN_RATIOS) or [1.0] * len(names)
     if len(ratios) != len(names):
         raise ValueError(f"DATASETS.TRAIN_RATIOS {ratios} must have one entry per DATASETS.TRAIN name {names}")
+    if kind not in DATA_KINDS:
+        raise ValueError(f"data kind must be one of {DATA_KINDS}, got {kind!r}")
     mode = cfg.TRAINING.MODE
-    if mode not in _MODE_KIND:
-        raise ValueError(f"TRAINING.MODE {mode!r} has no data mapper; choose one of {sorted(_MODE_KIND)}")
-    mapper = build_mapper(cfg)
     datasets, scales = [], []
     for name in names:
         spec = get_dataset_spec(name)
-        if spec.kind != _MODE_KIND[mode]:
-            raise ValueError(f"dataset {name} holds {spec.kind}s but TRAINING.MODE={mode} needs {_MODE_KIND[mode]}s")
+        if spec.kind != kind:
+            raise ValueError(f"dataset {name} holds {spec.kind}s but TRAINING.MODE={mode} needs {kind}s")
         records = load_dataset(name, cfg.DATASETS.ROOT)
         if spec.kind == "image":
             n0 = len(records)
@@ -340,7 +337,7 @@ def build_train_loader(
     sampler: MixtureSampler | GroupedBatchSampler
     plan = None
     if cfg.DATALOADER.GROUP_BATCHES:
-        plan = build_sample_plan(cfg, datasets, names, mapper, ratios, B)
+        plan = build_sample_plan(cfg, datasets, names, mapper, kind, ratios, B)
         sampler = GroupedBatchSampler(
             plan,
             B,
@@ -375,7 +372,7 @@ def build_train_loader(
         max_bad_samples=cfg.DATALOADER.MAX_BAD_SAMPLES,
         multiprocessing_context=cfg.DATALOADER.MP_CONTEXT,
     )
-    loader.annotation_cost = build_annotation_cost(cfg, datasets, names, mapper, ratios, scales, plan)
+    loader.annotation_cost = build_annotation_cost(cfg, datasets, names, mapper, kind, ratios, scales, plan)
     return loader
 
 
@@ -383,7 +380,8 @@ def build_annotation_cost(
     cfg,
     datasets: list[list[Any]],
     names: list[str],
-    mapper,
+    mapper: ClipMapper,
+    kind: DataKind,
     ratios: list[float],
     scales: list[float],
     plan: SamplePlan | None,
@@ -399,7 +397,6 @@ def build_annotation_cost(
     t = cfg.TRAINING
     per: dict[str, dict[str, int]] = {}
     for d, (name, records) in enumerate(zip(names, datasets, strict=True)):
-        kind = _MODE_KIND[mode]
         if plan is not None:
             cands = plan.candidates[d]
             drawn = plan.lengths[d] > 0
@@ -408,10 +405,10 @@ def build_annotation_cost(
             if kind == "image":
                 cands = image_candidates(records, t.MIN_REF_MASK_AREA, t.MIN_REF_MASK_DIM)
             else:
-                cands = _unfiltered_video_candidates(records, mapper, mode == "sparse_video", t.SPARSE_REF_FRAME)
+                cands = _unfiltered_video_candidates(records, mapper, mapper.sparse, t.SPARSE_REF_FRAME)
         per[name] = dataset_annotation_cost(kind, records, cands, mapper, scales[d], drawn=drawn)
     cost = total_annotation_cost(mode, per)
-    cost["size_filter_checked"] = plan is not None or _MODE_KIND[mode] == "image"
+    cost["size_filter_checked"] = plan is not None or kind == "image"
     return cost
 
 
@@ -429,7 +426,13 @@ def _unfiltered_video_candidates(records: list[Any], mapper, sparse: bool, spars
 
 
 def build_sample_plan(
-    cfg, datasets: list[list[Any]], names: list[str], mapper, ratios: list[float], batch_size: int
+    cfg,
+    datasets: list[list[Any]],
+    names: list[str],
+    mapper: ClipMapper,
+    kind: DataKind,
+    ratios: list[float],
+    batch_size: int,
 ) -> SamplePlan:
     """The per-epoch sample lists of DATASETS.TRAIN (hodor.data.balance).
 
@@ -438,21 +441,20 @@ def build_sample_plan(
     MIN_AUTO_EPOCH, split by DATASETS.TRAIN_RATIOS. Static images and dense video are balanced over object counts unless
     DATALOADER.BALANCE_OBJECT_COUNTS is false; sparse video never is (as the original).
     """
-    mode = cfg.TRAINING.MODE
     t = cfg.TRAINING
     candidates = []
     for name, records in zip(names, datasets, strict=True):
-        if mode == "static_image":
+        if kind == "image":
             cands = image_candidates(records, t.MIN_REF_MASK_AREA, t.MIN_REF_MASK_DIM)
         else:
-            cands = video_candidates(records, mapper, sparse=mode == "sparse_video")
+            cands = video_candidates(records, mapper, sparse=mapper.sparse)
         if not any(c.objects for c in cands):
             raise DataError(name, "no training candidate with an object passing the size filter")
         candidates.append(cands)
     total = int(cfg.DATALOADER.SAMPLES_PER_EPOCH) or max(sum(len(c) for c in candidates), MIN_AUTO_EPOCH)
     total = max(total, batch_size)
     lengths = [int(np.ceil(total * r / float(sum(ratios)))) for r in ratios]
-    balance = bool(cfg.DATALOADER.BALANCE_OBJECT_COUNTS) and mode != "sparse_video"
+    balance = bool(cfg.DATALOADER.BALANCE_OBJECT_COUNTS) and not mapper.sparse
     logger.info(
         "sample plan: %s samples per epoch from %s (%s)",
         lengths,

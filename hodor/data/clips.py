@@ -43,7 +43,15 @@ from .augment import px_size as _px_size
 from .io import DataError
 from .records import ImageRecord, VideoRecord
 
-__all__ = ["ClipParams", "EmptyClip", "PseudoClipMapper", "VideoClipMapper", "object_stats", "SPARSE_REF_CHOICES"]
+__all__ = [
+    "ClipMapper",
+    "ClipParams",
+    "EmptyClip",
+    "PseudoClipMapper",
+    "VideoClipMapper",
+    "object_stats",
+    "SPARSE_REF_CHOICES",
+]
 
 SPARSE_REF_CHOICES = CHOICES["TRAINING.SPARSE_REF_FRAME"]
 
@@ -160,6 +168,8 @@ def _renumber(index_mask: np.ndarray, ids: list[int]) -> np.ndarray:
 
 class PseudoClipMapper:
     """ImageRecord -> pseudo-clip (static-image training)."""
+
+    sparse = False  # every frame of a pseudo-clip has ground truth
 
     def __init__(self, params: ClipParams, aug: AugConfig) -> None:
         self.p, self.aug = params, aug
@@ -357,3 +367,7 @@ class VideoClipMapper:
         size = dims_size(h, w, p.resize_min_dim, p.resize_max_dim)
         valid = [True] + [not self.sparse] * (p.num_frames - 1)
         return _finalize(views, chosen, valid, size, p, meta)
+
+
+# record -> ClipSample; ``sparse`` says whether only the reference frame has ground truth
+ClipMapper = PseudoClipMapper | VideoClipMapper

@@ -15,7 +15,6 @@ from ..checkpoint.checkpointer import Checkpointer
 from ..checkpoint.loading import load_model_weights
 from ..config import CfgNode, cfg_to_dict
 from ..config.recipe_weights import check_recipe_weights
-from ..data import build_train_loader
 from ..engine.hooks import EvalHook, ImageWriter, IterationTimer, MetricsWriter, PeriodicCheckpointer, ProgressBar
 from ..engine.trainer import Trainer, accumulation_plan
 from ..inference.train_eval import make_davis_eval_fn
@@ -27,14 +26,10 @@ from ..utils.device import resolve_device
 from ..utils.logger import get_logger
 from ..utils.training_metadata import ANNOTATION_COST_KEY
 from .annotation_cost import format_annotation_cost, write_annotation_cost
-from .regimes import TrainingModule, build_regime
+from .modes import build_regime, build_train_data
+from .regimes import TrainingModule
 
 logger = get_logger(__name__)
-
-
-def build_train_data(cfg: CfgNode, samples_per_forward: int) -> ResumableLoader:
-    """The training loader of the config's datasets: per-forward ClipBatches forever, resumable."""
-    return build_train_loader(cfg, samples_per_forward=samples_per_forward)
 
 
 def _default_eval_fn(cfg: CfgNode, model: nn.Module) -> Callable[[], dict[str, float]] | None:

@@ -89,13 +89,12 @@ def batch_stats(batches: Sequence[Any], size_divisibility: int = 32) -> dict:
 
 def collect(cfg, num_batches: int, world_size: int = 1) -> tuple[list[Any], dict]:
     """Per-forward batches of ``num_batches`` global batches and the plan used to draw them."""
-    from hodor.data.build import build_train_loader
     from hodor.engine.trainer import accumulation_plan
+    from hodor.training.modes import build_train_data
 
     per_forward, accum = accumulation_plan(cfg.SOLVER.IMS_PER_BATCH, cfg.SOLVER.MAX_SAMPLES_PER_GPU, world_size)
     loaders = [
-        build_train_loader(cfg, rank=r, world_size=world_size, samples_per_forward=per_forward)
-        for r in range(world_size)
+        build_train_data(cfg, rank=r, world_size=world_size, samples_per_forward=per_forward) for r in range(world_size)
     ]
     iters = [iter(ld) for ld in loaders]
     batches = []

@@ -27,18 +27,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .. import _moved
 from ..config import CfgNode
 from ..modeling.hodor_model import HODOR
 from ..modeling.masks import encoder_masks_from_index, encoder_masks_from_probs, first_object_channel, merge_bg_logits
 from ..structures import ClipBatch
-from ..utils.registry import Registry
 from .cycles import CycleSchedule, Step
 from .losses import IGNORE_INDEX, mean_iou, segmentation_loss
 
-REGIMES = Registry("training regime")
-REGIMES.__doc__ = (
-    "TRAINING.MODE -> class with ``from_config(cfg)``; instances map (model, batch, iteration) -> RegimeOutput."
-)
+__getattr__ = _moved.name_getter(__name__)  # build_regime moved to hodor.training.modes (one release)
 
 
 @dataclass
@@ -258,25 +255,18 @@ def _drop_vanishing_objects(masks: Tensor, presence: Tensor, count: int) -> tupl
     return lut[masks], presence[..., kept], len(kept)
 
 
-@REGIMES.register("static_image")
 class StaticImageRegime(ClipRegime):
     """Pseudo-clips from one image: every frame has ground truth, every prediction is supervised."""
 
 
-@REGIMES.register("dense_video")
 class DenseVideoRegime(ClipRegime):
     """Densely annotated video clips: every prediction is supervised, as static_image."""
 
 
-@REGIMES.register("sparse_video")
 class SparseVideoRegime(ClipRegime):
     """One annotated frame (frame 0): only predictions that return to it are supervised (cycle consistency)."""
 
     supervise_only_reference = True
-
-
-def build_regime(cfg: CfgNode) -> ClipRegime:
-    return REGIMES.get(cfg.TRAINING.MODE).from_config(cfg)
 
 
 class TrainingModule(nn.Module):

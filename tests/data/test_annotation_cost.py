@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hodor.data.build import build_train_loader
+from hodor.training.modes import build_train_data
 from hodor.utils.palette import save_index_png
 
 # One 64x64 DAVIS-layout folder. Per video: number of frames, and per annotated frame whether
@@ -64,7 +64,7 @@ VIDEO_OPTS = ["TRAINING.MIN_CLIP_DELTA", "1", "TRAINING.MAX_CLIP_DELTA", "3", "T
 def test_video_counts(handmade, small_cfg, mode, frames, videos):
     name = f"davis_folder:{handmade}"
     cfg = small_cfg("", mode, [name], *VIDEO_OPTS)
-    cost = build_train_loader(cfg, rank=0, world_size=1).annotation_cost
+    cost = build_train_data(cfg, rank=0, world_size=1).annotation_cost
     assert cost["labelled_video_frames"] == frames
     assert cost["labelled_images"] == 0 and cost["pseudo_labelled_frames"] == 0
     assert cost["mode"] == mode and cost["size_filter_checked"] is True
@@ -82,7 +82,7 @@ def test_dense_without_plan_is_an_unfiltered_upper_bound(handmade, small_cfg):
     #   a: refs 0..5 -> frames 0..7 = 8; b: 3; c: 0; d: annotated [0,3], no ref with 2 after it -> 0
     name = f"davis_folder:{handmade}"
     cfg = small_cfg("", "dense_video", [name], *VIDEO_OPTS, "DATALOADER.GROUP_BATCHES", "False")
-    cost = build_train_loader(cfg, rank=0, world_size=1).annotation_cost
+    cost = build_train_data(cfg, rank=0, world_size=1).annotation_cost
     assert cost["labelled_video_frames"] == 8 + 3 and cost["size_filter_checked"] is False
 
 
@@ -100,7 +100,7 @@ def _usable_images(coco_json: str, min_area: float, min_dim: float) -> int:
 @pytest.mark.parametrize("group", ["True", "False"])
 def test_static_image_counts(syn_root, small_cfg, group):
     cfg = small_cfg(syn_root, "static_image", ["coco_2017_train"], "DATALOADER.GROUP_BATCHES", group)
-    cost = build_train_loader(cfg, rank=0, world_size=1).annotation_cost
+    cost = build_train_data(cfg, rank=0, world_size=1).annotation_cost
     ann = os.path.join(syn_root, "coco", "annotations", "instances_train2017.json")
     expected = _usable_images(ann, 20, 3)
     assert expected > 0

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hodor.data import DataError, build_train_loader, load_dataset, read_image, read_index_mask
+from hodor.data import DataError, load_dataset, read_image, read_index_mask
 from hodor.data.davis import load_davis_folder, read_split_file
+from hodor.training.modes import build_train_data
 
 
 def _copy_davis(syn_root: str, dst) -> str:
@@ -104,12 +105,12 @@ def test_missing_image_in_coco_error_and_skip(syn_root, tmp_path, small_cfg):
         fh.truncate(200)
     cfg = small_cfg(str(tmp_path), "static_image", ["coco_2017_train"], "SOLVER.MAX_SAMPLES_PER_GPU", "4")
     with pytest.raises(DataError, match=r"(file not found|cannot decode)"):
-        list(islice(build_train_loader(cfg), 20))  # grouped batches: the bad images come up within 20
+        list(islice(build_train_data(cfg), 20))  # grouped batches: the bad images come up within 20
     cfg = small_cfg(
         str(tmp_path), "static_image", ["coco_2017_train"], "SOLVER.MAX_SAMPLES_PER_GPU", "4",
         "DATALOADER.ON_BAD_SAMPLE", "skip", "DATALOADER.MAX_BAD_SAMPLES", "1000",
     )  # fmt: skip
-    loader = build_train_loader(cfg)
+    loader = build_train_data(cfg)
     seen = set()
     for batch in islice(loader, 20):
         seen |= {m["image_id"] for m in batch.meta}
@@ -121,4 +122,4 @@ def test_missing_image_in_coco_error_and_skip(syn_root, tmp_path, small_cfg):
         "DATALOADER.ON_BAD_SAMPLE", "skip", "DATALOADER.MAX_BAD_SAMPLES", "0",
     )  # fmt: skip
     with pytest.raises(DataError, match="exceed the limit of 0"):
-        list(islice(build_train_loader(cfg), 20))
+        list(islice(build_train_data(cfg), 20))

@@ -9,10 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from hodor.data import ClipBatch, ImageRecord, InstanceAnn, build_train_loader, collate_clips
+from hodor.data import ClipBatch, ImageRecord, InstanceAnn, collate_clips
 from hodor.data.augment import AugConfig
 from hodor.data.clips import ClipParams, EmptyClip, PseudoClipMapper, VideoClipMapper
 from hodor.data.records import VideoRecord
+from hodor.training.modes import build_train_data
 
 MEAN, STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
 PALETTE = np.array([[128, 128, 128], [255, 0, 0], [0, 200, 0], [0, 0, 255]], np.uint8)
@@ -50,7 +51,7 @@ def _check_batch(b: ClipBatch, B: int, T: int) -> None:
 )
 def test_loader_batches(syn_root, small_cfg, mode, names):
     cfg = small_cfg(syn_root, mode, names, "TRAINING.NUM_INSTANCES", "2")
-    for b in islice(build_train_loader(cfg), 2):
+    for b in islice(build_train_data(cfg), 2):
         _check_batch(b, 2, 3)
         assert b.presence.shape[2] <= 2
         if mode == "sparse_video":
@@ -168,28 +169,28 @@ def test_invalid_pixels_are_mean_colour(tmp_path):
 
 def test_determinism_and_worker_independence(syn_root, small_cfg):
     cfg = small_cfg(syn_root, "static_image", ["coco_2017_train"])
-    a = list(islice(build_train_loader(cfg), 2))
-    b = list(islice(build_train_loader(cfg), 2))
+    a = list(islice(build_train_data(cfg), 2))
+    b = list(islice(build_train_data(cfg), 2))
     cfg2 = small_cfg(syn_root, "static_image", ["coco_2017_train"], "DATALOADER.NUM_WORKERS", "2")
-    c = list(islice(build_train_loader(cfg2), 2))
+    c = list(islice(build_train_data(cfg2), 2))
     for x, y, z in zip(a, b, c, strict=True):
         assert torch.equal(x.frames, y.frames) and torch.equal(x.masks, y.masks)
         assert torch.equal(x.frames, z.frames) and torch.equal(x.masks, z.masks)
     cfg3 = small_cfg(syn_root, "static_image", ["coco_2017_train"], "SEED", "7")
-    d = next(iter(build_train_loader(cfg3)))
+    d = next(iter(build_train_data(cfg3)))
     assert not (d.frames.shape == a[0].frames.shape and torch.equal(d.frames, a[0].frames))
 
 
 def test_resume_reproduces_uninterrupted_batches(syn_root, small_cfg):
     cfg = small_cfg(syn_root, "sparse_video", ["youtube_vos_2019_train", "davis_2017_train"])
-    full = list(islice(build_train_loader(cfg), 4))
-    first = build_train_loader(cfg)
+    full = list(islice(build_train_data(cfg), 4))
+    first = build_train_data(cfg)
     consumed = list(islice(first, 2))
     assert len(consumed) == 2
     state = first.state_dict()
-    resumed = list(islice(build_train_loader(cfg, start=state), 2))
-    by_iter = list(islice(build_train_loader(cfg, start=2), 2))
-    trainer_style = build_train_loader(cfg)  # what a trainer does: loader.load_state_dict, then iter()
+    resumed = list(islice(build_train_data(cfg, start=state), 2))
+    by_iter = list(islice(build_train_data(cfg, start=2), 2))
+    trainer_style = build_train_data(cfg)  # what a trainer does: loader.load_state_dict, then iter()
     trainer_style.load_state_dict(state)
     via_sampler = list(islice(trainer_style, 1))
     via_sampler += list(islice(trainer_style, 1))  # a new iterator continues after the consumed batch

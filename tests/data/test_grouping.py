@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from hodor.data.balance import Candidate, PlannedSample, SamplePlan, balanced_samples, uniform_samples
-from hodor.data.build import build_train_loader
 from hodor.data.grouping import GroupedBatchSampler, group_batches
+from hodor.training.modes import build_train_data
 
 
 def _candidates(n: int = 300, seed: int = 0) -> list[Candidate]:
@@ -127,7 +127,7 @@ def test_resume_after_k_batches_continues_the_same_stream():
 
 def test_loader_batches_are_grouped_resumable_and_worker_independent(syn_root, small_cfg):
     cfg = small_cfg(syn_root, "static_image", ["coco_2017_train"], "TRAINING.NUM_INSTANCES", "4")
-    loader = build_train_loader(cfg, rank=0, world_size=1, samples_per_forward=2)
+    loader = build_train_data(cfg, rank=0, world_size=1, samples_per_forward=2)
     it = iter(loader)
     head = [next(it) for _ in range(3)]
     state = loader.state_dict()
@@ -136,19 +136,19 @@ def test_loader_batches_are_grouped_resumable_and_worker_independent(syn_root, s
         assert len(set(b.num_objects.tolist())) == 1
         ars = [h / w for h, w in b.image_sizes]
         assert max(ars) - min(ars) <= 0.1 + 0.02  # original sizes within 0.1; resize rounding adds < 0.02
-    resumed = iter(build_train_loader(cfg, rank=0, world_size=1, samples_per_forward=2, start=state))
+    resumed = iter(build_train_data(cfg, rank=0, world_size=1, samples_per_forward=2, start=state))
     for b in tail:
         r = next(resumed)
         assert torch.equal(r.frames, b.frames) and torch.equal(r.masks, b.masks)
     # the trainer's path: a fresh loader, then load_state_dict (Trainer.resume), then iter
-    fresh = build_train_loader(cfg, rank=0, world_size=1, samples_per_forward=2)
+    fresh = build_train_data(cfg, rank=0, world_size=1, samples_per_forward=2)
     fresh.load_state_dict(state)
     for b, r in zip(tail, fresh):
         assert torch.equal(r.frames, b.frames) and torch.equal(r.masks, b.masks)
     # the same batches with two DataLoader workers
     cfg2 = small_cfg(syn_root, "static_image", ["coco_2017_train"], "TRAINING.NUM_INSTANCES", "4",
                      "DATALOADER.NUM_WORKERS", "2")  # fmt: skip
-    for a, b in zip(islice(build_train_loader(cfg2, rank=0, world_size=1, samples_per_forward=2), 3), head):
+    for a, b in zip(islice(build_train_data(cfg2, rank=0, world_size=1, samples_per_forward=2), 3), head):
         assert torch.equal(a.frames, b.frames) and a.meta[0]["image_id"] == b.meta[0]["image_id"]
 
 
@@ -158,7 +158,7 @@ def test_balance_switch_off_keeps_busy_images_busy(syn_root, small_cfg):
                     "DATALOADER.BALANCE_OBJECT_COUNTS", "False")  # fmt: skip
     plans = {}
     for name, cfg in (("on", on), ("off", off)):
-        loader = build_train_loader(cfg, rank=0, world_size=1, samples_per_forward=2)
+        loader = build_train_data(cfg, rank=0, world_size=1, samples_per_forward=2)
         plans[name] = Counter(s.num_objects for s in loader.index_sampler.plan(0))
     assert max(plans["on"].values()) - min(plans["on"].values()) <= 1
     assert plans["off"][4] > 2 * plans["off"][1]  # tiny COCO: 3 of 6 images have >= 4 objects
@@ -168,7 +168,7 @@ def test_dense_video_is_balanced_and_sparse_video_is_not(syn_root, small_cfg):
     """Dense video: (video, annotated reference frame) candidates balanced like COCO (the original's
     create_training_subsequences); sparse: one reference frame per video, each video equally often."""
     dense = small_cfg(syn_root, "dense_video", ["youtube_vos_2019_train"], "TRAINING.NUM_INSTANCES", "2")
-    loader = build_train_loader(dense, rank=0, world_size=1, samples_per_forward=2)
+    loader = build_train_data(dense, rank=0, world_size=1, samples_per_forward=2)
     plan = loader.index_sampler.plan(0)
     counts = Counter(s.num_objects for s in plan)
     assert set(counts) == {1, 2} and abs(counts[1] - counts[2]) <= 1
@@ -176,7 +176,7 @@ def test_dense_video_is_balanced_and_sparse_video_is_not(syn_root, small_cfg):
     for b in islice(loader, 3):
         assert len(set(b.num_objects.tolist())) == 1
     sparse = small_cfg(syn_root, "sparse_video", ["youtube_vos_2019_train"], "TRAINING.NUM_INSTANCES", "4")
-    plan = build_train_loader(sparse, rank=0, world_size=1, samples_per_forward=2).index_sampler.plan(0)
+    plan = build_train_data(sparse, rank=0, world_size=1, samples_per_forward=2).index_sampler.plan(0)
     per_video = Counter(s.item for s in plan)
     assert max(per_video.values()) - min(per_video.values()) <= 1
     assert all(len({s.ref for s in plan if s.item == v}) == 1 for v in per_video)  # one reference frame each

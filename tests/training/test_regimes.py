@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from hodor.modeling import build_model
-from hodor.training.regimes import REGIMES, TrainingModule, build_regime
+from hodor.training.modes import MODES, build_regime
+from hodor.training.regimes import TrainingModule
 from tests.helpers import ClipStream, tiny_cfg
 
 
@@ -17,9 +18,9 @@ def model(tmp_path_factory):
 
 
 def test_registry_has_the_three_regimes():
-    assert set(REGIMES.names()) >= {"static_image", "dense_video", "sparse_video"}
+    assert set(MODES.names()) >= {"static_image", "dense_video", "sparse_video"}
     with pytest.raises(KeyError, match="Available"):
-        REGIMES.get("sparse")
+        MODES.get("sparse")
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ MOVED_MODULES: dict[str, str] = {
     "hodor.inference.video_cli": "hodor.cli.infer_video",
     "hodor.inference.eval_mode": "hodor.inference.predict_datasets",
     "hodor.checkpoint.io": "hodor.checkpoint.formats",
+    "hodor.modeling.backbone.weights": "hodor.checkpoint.backbone_weights",
 }
 
 # package -> {public name that moved out of it: module that now defines it}

@@ -148,7 +148,6 @@ def load_predictor(
 
     weights, cfg = resolve_checkpoint(path, config_file, _override_list(precision, overrides))
     cfg.MODEL.WEIGHTS = weights
-    cfg.MODEL.BACKBONE.WEIGHTS = ""  # the checkpoint holds the backbone; never read the pretraining file
     dev = resolve_device(str(device))
     cfg.DEVICE = str(dev)
     validate(cfg)

@@ -72,9 +72,6 @@ def run(args: argparse.Namespace) -> dict:
         if not args.weights:
             raise SystemExit("infer --backend torch/both needs --weights (the checkpoint that was exported)")
         cfg = resolve_config(args.weights, args.config_file, list(args.opts))
-        cfg.defrost()
-        cfg.MODEL.BACKBONE.WEIGHTS = ""
-        cfg.freeze()
         model = build_model(cfg)
         load_model_weights(model, args.weights)
         model.eval()

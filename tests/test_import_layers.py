@@ -16,15 +16,14 @@ HODOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The floors of the house, ground first. A module may import from its own package and from
 # packages on lower floors; packages on the same floor do not import each other. A package is
-# named by its longest prefix here (hodor.checkpoint.formats is the checkpoint stack's bottom
-# layer, below modeling, which reads backbone weight files through it; the rest of
-# hodor.checkpoint maps the upstream layout with modeling's key tables and sits above it).
+# named by its longest prefix here. hodor.checkpoint sits above modeling: it maps upstream and
+# pretrained key layouts with modeling's key tables, and modeling reads no weight file.
 LAYERS: list[list[str]] = [
     ["hodor"],  # the package face and hodor._moved (old import paths, resolved from strings)
     ["hodor.utils"],
     ["hodor.config"],
     ["hodor.structures"],
-    ["hodor.checkpoint.formats", "hodor.solver", "hodor.evaluation"],
+    ["hodor.solver", "hodor.evaluation"],
     ["hodor.modeling"],
     ["hodor.data", "hodor.checkpoint"],
     ["hodor.engine", "hodor.inference"],

@@ -41,7 +41,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         weights, cfg = resolve_checkpoint(args.source, args.config_file)
         cfg.MODEL.WEIGHTS = ""
-        cfg.MODEL.BACKBONE.WEIGHTS = ""
         cfg.freeze()
         model = build_model(cfg)
         load_model_weights(model, weights, strict=True)

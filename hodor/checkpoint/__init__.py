@@ -4,30 +4,15 @@
 ``load_model_weights``, the config a checkpoint carries). :mod:`.checkpointer` saves and resumes
 training state.
 
-Only the bottom layer is imported eagerly: ``hodor.modeling`` reads backbone weight files through
-it, and the layers above import ``hodor.modeling``; the other names load on first use.
+Pretrained backbone files (mmdetection, detectron2, timm, ...) are read by
+:mod:`.backbone_weights` at training start. The package sits above ``hodor.modeling`` (whose key
+tables it uses); modeling itself reads no weight file.
 """
 
-import importlib
-from typing import Any
-
+from .backbone_weights import load_backbone_weights
+from .convert import convert_original_checkpoint, convert_original_state_dict, original_config
 from .formats import CheckpointError, LoadReport, match_state_dict, read_checkpoint, save_model
-
-_UPPER = {
-    "convert_original_checkpoint": "convert",
-    "convert_original_state_dict": "convert",
-    "original_config": "convert",
-    "load_model_weights": "loading",
-    "checkpoint_config": "loading",
-    "load_config_with_weights": "loading",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _UPPER:
-        return getattr(importlib.import_module(f"{__name__}.{_UPPER[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+from .loading import checkpoint_config, load_config_with_weights, load_model_weights
 
 __all__ = [
     "CheckpointError",
@@ -35,6 +20,7 @@ __all__ = [
     "checkpoint_config",
     "convert_original_checkpoint",
     "convert_original_state_dict",
+    "load_backbone_weights",
     "load_config_with_weights",
     "load_model_weights",
     "match_state_dict",

@@ -86,11 +86,6 @@ def run(args: argparse.Namespace):
     from ..modeling import build_model
 
     cfg = resolve_config(args.weights, args.config_file, args.opts)
-    if cfg.MODEL.BACKBONE.WEIGHTS:  # the checkpoint holds every weight; no pretrained file is needed
-        cfg = cfg.clone()
-        cfg.defrost()
-        cfg.MODEL.BACKBONE.WEIGHTS = ""
-        cfg.freeze()
     try:
         model = build_model(cfg)
     except (KeyError, ValueError, RuntimeError) as e:

@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 from torch import nn
 
+from ..checkpoint.backbone_weights import load_backbone_weights
 from ..checkpoint.checkpointer import Checkpointer
 from ..checkpoint.loading import load_model_weights
 from ..config import CfgNode, cfg_to_dict
-from ..config.recipe_weights import check_recipe_weights
+from ..config.recipe_weights import backbone_weights_path, check_recipe_weights
 from ..engine.hooks import EvalHook, ImageWriter, IterationTimer, MetricsWriter, PeriodicCheckpointer, ProgressBar
 from ..engine.trainer import Trainer, accumulation_plan
 from ..inference.train_eval import make_davis_eval_fn
@@ -69,6 +70,11 @@ def build_trainer(
         logger.warning("--resume: no checkpoint in %s, starting from scratch", cfg.OUTPUT_DIR)
     if resume_path is None and cfg.MODEL.WEIGHTS:
         load_model_weights(model, cfg.MODEL.WEIGHTS, strict=cfg.MODEL.WEIGHTS_STRICT)
+    elif resume_path is None and backbone_weights_path(cfg.MODEL.BACKBONE.WEIGHTS):
+        # a fresh start: only the backbone is pretrained (a resumed or fine-tuned model has it all)
+        report = load_backbone_weights(model.backbone, backbone_weights_path(cfg.MODEL.BACKBONE.WEIGHTS))
+        if report.ok:  # otherwise load_backbone_weights has already warned with the details
+            logger.info("%s", report)
 
     loader = data if data is not None else build_train_data(cfg, per_forward)
     cost = getattr(loader, "annotation_cost", None)

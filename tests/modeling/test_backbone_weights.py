@@ -15,12 +15,8 @@ import torch
 import torchvision
 from safetensors.torch import save_file
 
-from hodor.modeling.backbone import (
-    build_backbone_by_name,
-    convert_original_feature_extractor,
-    load_backbone_weights,
-    read_weight_file,
-)
+from hodor.checkpoint.backbone_weights import load_backbone_weights, read_weight_file
+from hodor.modeling.backbone import build_backbone_by_name, convert_original_feature_extractor
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "fixtures", "hodor_parity")
 

@@ -1,4 +1,4 @@
-"""Backbones (Swin-T/S/B, ResNet-18/50/101) + FPN + per-level GroupNorm, and backbone weight loading."""
+"""Backbones (Swin-T/S/B, ResNet-18/50/101) + FPN + per-level GroupNorm (pretrained weights: hodor.checkpoint.backbone_weights)."""
 
 from . import resnet, swin  # noqa: F401  (register the trunks)
 from .backbone import BackboneWithFPN, build_backbone, build_backbone_by_name
@@ -6,7 +6,6 @@ from .fpn import FPN
 from .original_keys import convert_original_feature_extractor
 from .registry import BACKBONE_REGISTRY
 from .trunk import Trunk, TrunkFactory, TrunkOptions
-from .weights import LoadReport, load_backbone_weights, read_weight_file
 
 __all__ = [
     "BACKBONE_REGISTRY",
@@ -14,9 +13,6 @@ __all__ = [
     "TrunkFactory",
     "TrunkOptions",
     "FPN",
-    "LoadReport",
-    "load_backbone_weights",
-    "read_weight_file",
     "BackboneWithFPN",
     "build_backbone",
     "build_backbone_by_name",

@@ -7,15 +7,9 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hodor.config.recipe_weights import backbone_weights_path
-from hodor.utils.logger import get_logger
-
 from .fpn import FPN
 from .registry import BACKBONE_REGISTRY
 from .trunk import Trunk, TrunkFactory, TrunkOptions
-from .weights import load_backbone_weights
-
-logger = get_logger(__name__)
 
 
 class BackboneWithFPN(nn.Module):
@@ -60,11 +54,13 @@ def build_backbone_by_name(
     out_channels: int = 256,
     norm_groups: int = 16,
     drop_path_rate: float = 0.2,
-    weights: str = "",
     freeze_at: int = 0,
     frozen_bn: bool = True,
 ) -> BackboneWithFPN:
-    """Build a registered backbone (+FPN +norms); optionally load a weight file (non-strict, logged).
+    """Build a registered backbone (+FPN +norms), randomly initialised.
+
+    Pretrained weights (``MODEL.BACKBONE.WEIGHTS``) are loaded at training start by
+    :func:`hodor.checkpoint.backbone_weights.load_backbone_weights`, not here.
 
     ``freeze_at``: 0 trains everything; 1 freezes the stem / patch embedding; k freezes also the
     first k-1 stages (detectron2's convention). ``frozen_bn`` only affects ResNets.
@@ -72,10 +68,6 @@ def build_backbone_by_name(
     factory: TrunkFactory = BACKBONE_REGISTRY.get(name)
     trunk = factory(TrunkOptions(drop_path_rate=drop_path_rate, frozen_bn=frozen_bn))
     model = BackboneWithFPN(trunk, out_channels=out_channels, norm_groups=norm_groups, name=name)
-    if weights:
-        report = load_backbone_weights(model, weights, strict=False)
-        if report.ok:
-            logger.info("%s", report)
     if freeze_at > 0:
         trunk.freeze(freeze_at)
     return model
@@ -89,7 +81,6 @@ def build_backbone(cfg) -> BackboneWithFPN:
         out_channels=cfg.MODEL.HIDDEN_DIM,
         norm_groups=b.FPN_NORM_GROUPS,
         drop_path_rate=b.DROP_PATH_RATE,
-        weights=backbone_weights_path(b.WEIGHTS),
         freeze_at=b.FREEZE_AT,
         frozen_bn=b.FROZEN_BN,
     )

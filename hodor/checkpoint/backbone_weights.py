@@ -1,4 +1,9 @@
-"""Load backbone (+FPN) weights from the common checkpoint formats into :class:`BackboneWithFPN`.
+"""Load pretrained backbone (+FPN) weights from the common checkpoint formats into a
+:class:`~hodor.modeling.backbone.BackboneWithFPN`.
+
+Why here and not in modeling: a model is built from its config alone; reading a pretraining file is
+a training-start decision (``hodor.training.build``: only when neither a resumed checkpoint nor
+``MODEL.WEIGHTS`` supplies every weight), so inference, export and conversion never open it.
 
 Supported sources (detected from the key names, not the file name):
 
@@ -23,10 +28,9 @@ from collections.abc import Mapping
 
 from torch import Tensor, nn
 
-from hodor.checkpoint.formats import CheckpointError, LoadReport, match_state_dict, read_checkpoint
-from hodor.utils.logger import get_logger
-
-from .original_keys import convert_original_feature_extractor, map_mmdet_fpn_key
+from ..modeling.backbone.original_keys import convert_original_feature_extractor, map_mmdet_fpn_key
+from ..utils.logger import get_logger
+from .formats import CheckpointError, LoadReport, match_state_dict, read_checkpoint
 
 logger = get_logger(__name__)
 

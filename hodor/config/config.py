@@ -183,6 +183,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "SOLVER.LR_SCHEDULER": ("step", "warmup", "cosine"),
     "TRAINING.DICE": ("multiclass_dice", "per_object_dice"),
     "TRAINING.SPARSE_REF_FRAME": ("middle", "end", "first", "random"),
+    "PSEUDO_LABEL.LABELLED_FRAMES": ("all", "middle", "first"),
+    "PSEUDO_LABEL.CONFIDENCE": ("mean_max_prob", "fb_iou"),
     "DATALOADER.ON_BAD_SAMPLE": ("error", "skip"),
     "MODEL.DECODER.DEFORM_CONV_IMPL": ("auto", "torchvision", "grid_sample", "gather"),
 }

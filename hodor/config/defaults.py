@@ -206,7 +206,7 @@ _C.DATALOADER.SAMPLES_PER_EPOCH = 0
 # Training
 # --------------------------------------------------------------------------------------
 _C.TRAINING = CfgNode()
-# Registered regime: static_image, dense_video, sparse_video.
+# Registered regime: static_image, dense_video, sparse_video, self_training.
 _C.TRAINING.MODE = "static_image"
 # Frames per clip besides the reference frame (original NUM_OTHER_FRAMES).
 _C.TRAINING.NUM_OTHER_FRAMES = 2
@@ -230,6 +230,40 @@ _C.TRAINING.MAX_CLIP_DELTA = 10
 # Annotated frame used by sparse video training: middle (intended), end (original bug),
 # first, random.
 _C.TRAINING.SPARSE_REF_FRAME = "middle"
+# Self-training (TRAINING.MODE self_training, hodor.training.regimes.SelfTrainingRegime): clips
+# from a pseudo-label dataset (DATASETS.TRAIN = ("pseudo:<dir>",), written by hodor-pseudo-label).
+# The reference frame carries ground truth; the other frames take ground truth where it exists,
+# else their pseudo-label, else no label (unsupervised, as in sparse video).
+_C.TRAINING.SELF_TRAINING = CfgNode()
+# A pseudo-labelled frame is used only when every object of the clip has at least this
+# confidence there (hodor.data.pseudo_labels); otherwise the frame counts as unlabelled.
+_C.TRAINING.SELF_TRAINING.MIN_CONFIDENCE = 0.7
+# Loss weight of predictions on pseudo-labelled frames (ground-truth frames weigh 1).
+_C.TRAINING.SELF_TRAINING.PSEUDO_WEIGHT = 1.0
+# Multiply that weight by the frame's confidence (min over the clip's objects).
+_C.TRAINING.SELF_TRAINING.WEIGHT_BY_CONFIDENCE = False
+# Loss weight of predictions that return to the labelled reference frame (the sparse-video
+# cycle-consistency term); 0 = pseudo-labels only.
+_C.TRAINING.SELF_TRAINING.CYCLE_WEIGHT = 1.0
+# False: pseudo-labels are ignored (every non-GT frame is unlabelled: the sparse regime).
+_C.TRAINING.SELF_TRAINING.USE_PSEUDO_LABELS = True
+# Rounds of (pseudo-label -> train) run by hodor-self-train; each starts from the previous
+# round's final checkpoint.
+_C.TRAINING.SELF_TRAINING.ROUNDS = 1
+
+# --------------------------------------------------------------------------------------
+# Pseudo-labelling (hodor-pseudo-label, hodor-self-train)
+# --------------------------------------------------------------------------------------
+_C.PSEUDO_LABEL = CfgNode()
+# Registered video dataset whose unlabelled frames get pseudo-labels (e.g. youtube_vos_2019_train).
+_C.PSEUDO_LABEL.SOURCE_DATASET = ""
+# Which ground-truth frames count as labels: "all" annotated frames, or one per video as the
+# sparse regime picks it ("middle", "first").
+_C.PSEUDO_LABEL.LABELLED_FRAMES = "middle"
+# Per-object, per-frame confidence: "mean_max_prob" (mean of the object's probability over
+# its predicted pixels) or "fb_iou" (IoU of forward and backward propagation where both
+# exist, else mean_max_prob).
+_C.PSEUDO_LABEL.CONFIDENCE = "mean_max_prob"
 
 _C.SOLVER = CfgNode()
 # Optimiser steps.

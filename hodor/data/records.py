@@ -27,7 +27,7 @@ from pycocotools import mask as mask_utils
 from ..utils.labels import VOID_ID
 from .io import DataError, image_size, read_image, read_index_mask
 
-__all__ = ["InstanceAnn", "ImageRecord", "VideoRecord", "VOID_ID", "decode_segmentation"]
+__all__ = ["InstanceAnn", "ImageRecord", "PseudoLabel", "VideoRecord", "VOID_ID", "decode_segmentation"]
 
 
 def check_polygons(seg: list, height: int, width: int, source: str) -> None:
@@ -128,6 +128,17 @@ class ImageRecord:
         return np.stack([decode_segmentation(i.segmentation, self.height, self.width, src) for i in insts])
 
 
+@dataclass(frozen=True)
+class PseudoLabel:
+    """A model-predicted mask of one frame (written by ``hodor-pseudo-label``, read by
+    ``hodor.data.pseudo_labels``): an index PNG with the same object ids as the ground truth,
+    and the confidence of each object in that frame (0..1; objects absent from the PNG may
+    still be listed, with the confidence that they are absent)."""
+
+    path: str  # index PNG, 0 = background, object ids as in the video's ground truth
+    confidence: dict[int, float]  # object id -> confidence in [0, 1]
+
+
 @dataclass
 class VideoRecord:
     """One video: frame paths and the frames that carry a mask annotation.
@@ -140,6 +151,8 @@ class VideoRecord:
             or None when the format declares none (DAVIS: objects are what the masks contain).
         first_frames: ``object id -> first frame index`` from the metadata when known.
         eval_frames: frame indices whose predictions are submitted (YouTube-VOS valid), None = all.
+        pseudo_labels: ``frame index -> PseudoLabel`` for frames without ground truth that a
+            pseudo-label dataset (``pseudo:<dir>``) covers; None for ordinary datasets.
     """
 
     dataset: str
@@ -152,6 +165,7 @@ class VideoRecord:
     width: int | None = None
     eval_frames: list[int] | None = None
     source: str = ""  # annotation file / folder, for error messages
+    pseudo_labels: dict[int, PseudoLabel] | None = None
     _first_cache: dict[int, int] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -206,6 +220,23 @@ class VideoRecord:
                     f"mask contains object ids {unknown} not declared in the metadata for video {self.video_id} "
                     f"(declared: {sorted(self.declared_objects)})",
                 )
+        return m
+
+    def load_pseudo_mask(self, i: int) -> np.ndarray:
+        """Pseudo-label index map of frame ``i``, int64 ``[H, W]`` (0 = bg, object ids as the GT).
+
+        Raises DataError when frame ``i`` has no pseudo-label or its PNG differs in size from
+        the frame.
+        """
+        if not self.pseudo_labels or i not in self.pseudo_labels:
+            raise DataError(self.source or self.video_id, f"video {self.video_id}: frame {i} has no pseudo-label")
+        path = self.pseudo_labels[i].path
+        m = read_index_mask(path).astype(np.int64)
+        h, w = self.frame_size(i)
+        if m.shape != (h, w):
+            raise DataError(
+                path, f"pseudo-label is {m.shape[0]}x{m.shape[1]} but frame {self.frame_paths[i]} is {h}x{w}"
+            )
         return m
 
     @property

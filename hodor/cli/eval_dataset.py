@@ -23,6 +23,21 @@ EXIT_OK = 0
 EXIT_EVAL_ERROR = 2
 
 
+def _evaluator_options(args: argparse.Namespace) -> dict:
+    """Evaluator arguments from the command line (``--seen-categories FILE`` for YouTube-VOS)."""
+    path = getattr(args, "seen_categories", None)
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            names = [ln.strip() for ln in f if ln.strip()]
+    except OSError as e:
+        raise EvaluationError(f"{path}: cannot read the seen-category list ({e})") from e
+    if not names:
+        raise EvaluationError(f"{path}: the seen-category list is empty")
+    return {"seen_categories": names}
+
+
 def _score_only(args: argparse.Namespace) -> int:
     from ..data.io import DataError
     from ..inference.evaluate_dataset import (
@@ -39,7 +54,7 @@ def _score_only(args: argparse.Namespace) -> int:
     split = split_of(args.dataset, args.set)
     try:
         records = load_eval_records(args.dataset, args.datasets_root, split)
-        evaluator = build_dataset_evaluator(args.dataset, records, workers=args.workers)
+        evaluator = build_dataset_evaluator(args.dataset, records, workers=args.workers, **_evaluator_options(args))
         if evaluator is None:
             raise EvaluationError(f"dataset {args.dataset} has no local ground truth (no evaluator registered)")
         if not os.path.isdir(args.results):
@@ -95,7 +110,7 @@ def _infer_and_score(args: argparse.Namespace) -> int:
             comm.init_distributed()
         split = split_of(args.dataset, args.set)
         records = load_eval_records(args.dataset, args.datasets_root or cfg.DATASETS.ROOT, split)
-        evaluator = build_dataset_evaluator(args.dataset, records, workers=args.workers)
+        evaluator = build_dataset_evaluator(args.dataset, records, workers=args.workers, **_evaluator_options(args))
         device = resolve_device(cfg.DEVICE)
         model = build_inference_model(cfg, device)
         base = args.out or os.path.join(

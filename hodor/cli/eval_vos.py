@@ -64,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
         "the PNGs to <out>/results, then score",
     )
     d.add_argument("--datasets-root", default="", help="datasets root (default: $HODOR_DATASETS or ./datasets)")
+    d.add_argument(
+        "--seen-categories",
+        default=None,
+        metavar="FILE",
+        help="YouTube-VOS: categories seen in training, one per line (default: the categories of the train "
+        "videos not evaluated)",
+    )
     m = p.add_argument_group("run a checkpoint first (mode 2)")
     m.add_argument("--weights", default=None, metavar="CKPT", help="checkpoint to run (same as MODEL.WEIGHTS CKPT)")
     m.add_argument("--config-file", default=None, help="config overriding the checkpoint's own (optional)")

@@ -9,6 +9,7 @@ name                       kind    files
 coco_2017_train / _val     image   coco/annotations/instances_{train,val}2017.json, coco/{train,val}2017/
 davis_2017_train / _val    video   DAVIS/{JPEGImages,Annotations}/480p/, DAVIS/ImageSets/2017/*.txt
 youtube_vos_2019_train     video   YouTube-VOS/train/{JPEGImages,Annotations,meta.json}
+youtube_vos_2019_train:F   video   the train videos listed in text file F (held-out, scored locally)
 youtube_vos_2019_valid     video   YouTube-VOS/valid/{JPEGImages,Annotations,meta.json}
 vost_train / _val          video   VOST/{JPEGImages,Annotations}/<video>/, VOST/ImageSets/{train,val}.txt
 mose_v1_train / _valid     video   MOSE/{train,valid}/{JPEGImages,Annotations}/<video>/
@@ -33,8 +34,9 @@ from hodor.utils.logger import get_logger
 from hodor.utils.registry import Registry
 
 from .coco import load_coco_json
-from .davis import load_davis_folder
+from .davis import load_davis_folder, read_split_file
 from .hodor_json import load_hodor_json
+from .io import DataError
 from .lvos import load_lvos
 from .records import ImageRecord, VideoRecord
 from .sav import load_sav
@@ -120,7 +122,28 @@ def get_dataset_spec(name: str) -> DatasetSpec:
         return DatasetSpec(
             name, "video", lambda root: load_davis_folder(os.path.join(root, folder), None, name), evaluator="davis"
         )
+    if name.startswith(YTVOS_SUBSET_PREFIX):
+        return _youtube_vos_subset_spec(name)
     return DATASET_REGISTRY.get(name)
+
+
+YTVOS_SUBSET_PREFIX = "youtube_vos_2019_train:"
+
+
+def _youtube_vos_subset_spec(name: str) -> DatasetSpec:
+    """``youtube_vos_2019_train:<list.txt>``: the train videos named in a text file (one per line;
+    a held-out split scored locally, the other train videos defining the seen categories)."""
+    list_file = name[len(YTVOS_SUBSET_PREFIX) :]
+
+    def _load(root: str) -> list[VideoRecord]:
+        wanted = read_split_file(list_file)
+        records = {r.video_id: r for r in load_youtube_vos(os.path.join(root, "YouTube-VOS", "train"), name)}
+        missing = [v for v in wanted if v not in records]
+        if missing:
+            raise DataError(list_file, f"videos not in YouTube-VOS train: {missing[:5]}")
+        return [records[v] for v in wanted]
+
+    return DatasetSpec(name, "video", _load, evaluator="youtube_vos")
 
 
 def load_dataset(name: str, root: str = "") -> list[ImageRecord] | list[VideoRecord]:
@@ -151,10 +174,13 @@ def _register_builtins() -> None:
             evaluator="davis",
         )
     for split in ("train", "valid"):
+        # train annotations are public (every 5th frame): held-out train videos can be scored locally
+        # (``youtube_vos_2019_train:<video list>``); valid is scored on the server (submission zip)
         register_dataset(
             f"youtube_vos_2019_{split}",
             "video",
             lambda root, s=split: load_youtube_vos(os.path.join(root, "YouTube-VOS", s), f"youtube_vos_2019_{s}"),
+            evaluator="youtube_vos" if split == "train" else "",
         )
     for split in ("train", "val"):
         register_dataset(

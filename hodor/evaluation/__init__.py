@@ -1,5 +1,6 @@
 """Evaluation: one evaluator protocol (``base.VOSEvaluator``) with a registry; DAVIS 2017 J&F
-identical to the official toolkit (also MOSEv1), MOSEv2 J&F_new, VOST J / J_last, LVOS J / F / V, SA-V J&F; eval_record.json;
+identical to the official toolkit (also MOSEv1), MOSEv2 J&F_new, VOST J / J_last, LVOS J / F / V, SA-V J&F,
+YouTube-VOS J / F seen / unseen on local ground truth (protocol as published, not the server's code); eval_record.json;
 the YouTube-VOS submission writer."""
 
 from ..utils.palette import davis_palette, save_index_png
@@ -30,6 +31,7 @@ from .youtube_vos import (
     write_submission,
     zip_submission,
 )
+from .youtube_vos_local import YoutubeVosEvaluator, YtvosResults
 
 __all__ = [
     "EVALUATOR_REGISTRY",
@@ -45,6 +47,8 @@ __all__ = [
     "VOSEvaluator",
     "VostEvaluator",
     "VostResults",
+    "YoutubeVosEvaluator",
+    "YtvosResults",
     "build_eval_record",
     "build_evaluator",
     "write_eval_record",

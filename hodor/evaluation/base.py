@@ -29,6 +29,7 @@ import numpy as np
 
 from ..utils.palette import save_index_png
 from ..utils.registry import Registry
+from .results_io import MaskReadError, read_index_png
 
 EVALUATOR_REGISTRY = Registry("evaluator")
 
@@ -127,3 +128,19 @@ def check_id_map(arr: np.ndarray, where: str) -> np.ndarray:
     if arr.size and int(arr.min()) < 0:
         raise EvaluationError(f"{where}: negative object id {int(arr.min())}")
     return arr
+
+
+def load_prediction_frame(video: str, fid: str, predictions: VideoPredictions) -> np.ndarray:
+    """Frame ``fid`` of one video's predictions (in memory, or ``<folder>/<fid>.png``); a missing
+    frame is an error naming the video and the file (official tools ``sys.exit()`` or crash)."""
+    if isinstance(predictions, str):
+        path = os.path.join(predictions, f"{fid}.png")
+        if not os.path.isfile(path):
+            raise EvaluationError(f"video {video!r}: prediction frame not found: {path}")
+        try:
+            return read_index_png(path)
+        except MaskReadError as e:
+            raise EvaluationError(str(e)) from e
+    if fid not in predictions:
+        raise EvaluationError(f"video {video!r}, frame {fid}: no prediction")
+    return check_id_map(predictions[fid], f"video {video!r}, frame {fid}")

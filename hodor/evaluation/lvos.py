@@ -36,9 +36,10 @@ import numpy as np
 
 from hodor.utils.logger import get_logger
 
-from .base import EVALUATOR_REGISTRY, EvaluationError, VOSEvaluator, check_id_map
+from .base import EVALUATOR_REGISTRY, EvaluationError, VOSEvaluator, load_prediction_frame
 from .davis_metrics import _object_window, boundary_f_from_maps, boundary_map, boundary_radius, region_similarity
 from .results_io import MaskReadError, read_index_png, write_table_csv
+from .seen_unseen import seen_unseen_means
 
 logger = get_logger(__name__)
 
@@ -80,10 +81,6 @@ class _LvosVideo:
     num_frames_scored: int
 
 
-def _mean(xs: list[float]) -> float:
-    return float(np.mean(xs)) if xs else float("nan")
-
-
 @dataclass
 class LvosResults:
     objects: list[LvosObject]
@@ -94,8 +91,7 @@ class LvosResults:
             raise EvaluationError("no objects were evaluated")
         g: dict[str, float] = {}
         for m in ("J", "F", "V"):
-            seen = _mean([getattr(o, m) for o in self.objects if not o.unseen])
-            unseen = _mean([getattr(o, m) for o in self.objects if o.unseen])
+            seen, unseen = seen_unseen_means(self.objects, m)
             g[f"{m}-Mean"], g[f"{m}-seen-Mean"], g[f"{m}-unseen-Mean"] = (seen + unseen) / 2, seen, unseen
         g["J&F-Mean"] = (g["J-seen-Mean"] + g["F-seen-Mean"] + g["J-unseen-Mean"] + g["F-unseen-Mean"]) / 4
         return {k: g[k] for k in GLOBAL_HEADER}
@@ -155,19 +151,6 @@ class LvosEvaluator(VOSEvaluator):
                 logger.warning("%s not found: every video counts as seen; the unseen columns will be NaN", path)
         self.unseen = set(unseen)
 
-    def _load_pred(self, video: str, fid: str, predictions) -> np.ndarray:
-        if isinstance(predictions, str):
-            path = os.path.join(predictions, f"{fid}.png")
-            if not os.path.isfile(path):
-                raise EvaluationError(f"video {video!r}: prediction frame not found: {path}")
-            try:
-                return read_index_png(path)
-            except MaskReadError as e:
-                raise EvaluationError(str(e)) from e
-        if fid not in predictions:
-            raise EvaluationError(f"video {video!r}, frame {fid}: no prediction")
-        return check_id_map(predictions[fid], f"video {video!r}, frame {fid}")
-
     def score_video(self, video: str, predictions) -> _LvosVideo:
         if isinstance(predictions, str) and not os.path.isdir(predictions):
             raise EvaluationError(f"video {video!r}: prediction folder not found: {predictions}")
@@ -186,7 +169,7 @@ class LvosEvaluator(VOSEvaluator):
                         gt = read_index_png(os.path.join(self.gt_root, video, f"{fid}.png"))
                     except MaskReadError as e:
                         raise EvaluationError(f"ground truth: {e}") from e
-                    cache[fid] = (gt, self._load_pred(video, fid, predictions))
+                    cache[fid] = (gt, load_prediction_frame(video, fid, predictions))
                 gt, pred = cache[fid]
                 if pred.shape != gt.shape:
                     raise EvaluationError(f"video {video!r}, frame {fid}: prediction shape {pred.shape} vs {gt.shape}")

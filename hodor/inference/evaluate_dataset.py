@@ -182,12 +182,21 @@ def dataset_gt_root(name: str, records: Sequence[VideoRecord]) -> str:
     return parents.pop()
 
 
-def build_dataset_evaluator(name: str, records: Sequence[VideoRecord], workers: int = 1) -> VOSEvaluator | None:
-    """The evaluator the dataset spec names, over ``records`` (None: no local ground truth)."""
+def build_dataset_evaluator(
+    name: str, records: Sequence[VideoRecord], workers: int = 1, **options: Any
+) -> VOSEvaluator | None:
+    """The evaluator the dataset spec names, over ``records`` (None: no local ground truth).
+
+    ``options``: evaluator-specific arguments given by the user (e.g. YouTube-VOS's
+    ``seen_categories``); an option the evaluator does not take is an error."""
     spec = get_dataset_spec(name)
     if not spec.evaluator:
         return None
     kwargs: dict[str, Any] = {"gt_root": dataset_gt_root(name, records), "videos": [r.video_id for r in records]}
+    for key, value in options.items():
+        if key not in inspect.signature(EVALUATOR_REGISTRY.get(spec.evaluator)).parameters:
+            raise EvaluationError(f"dataset {name}: its evaluator {spec.evaluator!r} takes no option {key!r}")
+        kwargs[key] = value
     cls = EVALUATOR_REGISTRY.get(spec.evaluator)
     if workers > 1 and "workers" in inspect.signature(cls).parameters:  # thread-parallel evaluators
         kwargs["workers"] = workers
@@ -249,7 +258,7 @@ def split_of(name: str, default: str = "val") -> str:
     """The split a registered name ends with (``davis_2017_val`` -> ``val``, ``sav_test`` -> ``test``)."""
     if name.startswith("davis_folder:"):
         return default
-    tail = name.rsplit("_", 1)[-1]
+    tail = name.split(":", 1)[0].rsplit("_", 1)[-1]  # youtube_vos_2019_train:<list> -> train
     return tail if tail in ("train", "val", "valid", "test", "test-dev", "testdev") else default
 
 

@@ -31,7 +31,6 @@ MOVED_MODULES: dict[str, str] = {
     "hodor.evaluation.cli": "hodor.cli.eval_vos",
     "hodor.evaluation.palette": "hodor.utils.palette",
     "hodor.inference.video_cli": "hodor.cli.infer_video",
-    "hodor.inference.eval_mode": "hodor.inference.predict_datasets",
     "hodor.checkpoint.io": "hodor.checkpoint.formats",
     "hodor.modeling.backbone.weights": "hodor.checkpoint.backbone_weights",
 }

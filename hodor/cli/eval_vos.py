@@ -14,8 +14,9 @@ Every evaluation writes ``eval_record.json`` next to its tables.
 
 Mode 2: ``--weights CKPT [--config-file CFG] [--davis-root DAVIS] [--out DIR] [KEY VALUE ...]``
 runs the checkpoint (its stored config rebuilds the model; a config file or KEY VALUE pairs
-override) over a DAVIS-layout dataset (or every ``DATASETS.TEST`` entry), writes the PNGs, then
-scores them through the same ``_evaluate_and_report`` path (hodor/inference/predict_datasets.py).
+override) over a DAVIS-layout dataset (or every ``DATASETS.TEST`` entry). ``--davis-root DAVIS``
+here is an alias of ``--dataset davis_folder:DAVIS``: the same ``inference_on_dataset`` path
+writes ``<out>/results/`` PNGs, the CSVs and eval_record.json (hodor/cli/eval_dataset.py).
 
 The official tool prints a message and exits 0 on broken predictions; we exit with status 2 and
 write no CSV, so a script cannot mistake an aborted run for a finished one.
@@ -95,10 +96,9 @@ def _evaluate_and_report(args: argparse.Namespace, results_dir: str) -> int:
             print(f"overwriting {os.path.join(out_dir, name)}")
     paths = write_csvs(res, out_dir, precision=3, split=args.set)
     if args.full_precision:
-        tmp = os.path.join(out_dir, ".full_precision_tmp")
-        for p in write_csvs(res, tmp, precision=12, split=args.set):
-            os.replace(p, os.path.join(out_dir, os.path.basename(p)[: -len(".csv")] + "-full.csv"))
-        os.rmdir(tmp)
+        from .eval_dataset import write_full_precision_csvs
+
+        paths += write_full_precision_csvs(res, out_dir, args.set)
     paths.append(_write_davis_record(args, res, out_dir, results_dir))
     print(format_table(res))
     for p in paths:
@@ -107,26 +107,23 @@ def _evaluate_and_report(args: argparse.Namespace, results_dir: str) -> int:
 
 
 def evaluate_checkpoint(cfg: CfgNode, args: argparse.Namespace) -> int:
-    """Predict with ``cfg.MODEL.WEIGHTS`` (``--davis-root`` or every ``DATASETS.TEST`` entry), then
-    score each DAVIS-layout result; YouTube-VOS gets its submission zip. Returns the exit status."""
-    import copy
+    """Predict with ``cfg.MODEL.WEIGHTS`` and score: ``--davis-root`` is an alias of ``--dataset
+    davis_folder:<root>`` (split ``--set``), otherwise every ``DATASETS.TEST`` entry (also
+    ``hodor-train --eval-only``). One inference path for all: ``inference_on_dataset`` via
+    :func:`hodor.cli.eval_dataset.evaluate_model`; YouTube-VOS valid gets its submission zip."""
+    from .eval_dataset import evaluate_model
 
-    from ..inference.predict_datasets import predict_for_eval
-
-    try:
-        jobs = predict_for_eval(cfg, args.davis_root, args.set, args.resolution, args.out)
-    except (ValueError, RuntimeError, OSError) as e:  # config, data and checkpoint errors name the file
-        print(f"ERROR: {e}", file=sys.stderr)
-        return EXIT_EVAL_ERROR
-    status = EXIT_OK
-    for job in jobs:
-        if job.kind == "davis":
-            job_args = copy.copy(args)
-            job_args.davis_root, job_args.set, job_args.out = job.davis_root, job.split, job.out_dir
-            status = max(status, _evaluate_and_report(job_args, job.results_dir))
-        else:
-            print(f"{job.dataset}: wrote submission {job.zip_path}")
-    return status
+    if args.davis_root:
+        names = [f"davis_folder:{args.davis_root}"]
+    else:
+        names = list(cfg.DATASETS.TEST)
+        if not names:
+            print(
+                "ERROR: nothing to evaluate: pass --davis-root or set DATASETS.TEST (e.g. davis_2017_val)",
+                file=sys.stderr,
+            )
+            return EXIT_EVAL_ERROR
+    return evaluate_model(cfg, names, args)
 
 
 def _write_davis_record(args: argparse.Namespace, res, out_dir: str, results_dir: str) -> str:

@@ -262,16 +262,19 @@ def split_of(name: str, default: str = "val") -> str:
     return tail if tail in ("train", "val", "valid", "test", "test-dev", "testdev") else default
 
 
-def load_eval_records(name: str, datasets_root: str = "", split: str = "val") -> list[VideoRecord]:
+def load_eval_records(
+    name: str, datasets_root: str = "", split: str = "val", resolution: str = "480p"
+) -> list[VideoRecord]:
     """Records of a registered video dataset, or of ``davis_folder:<path>`` (its
-    ``ImageSets/2017/<split>.txt`` when that file exists, else every video)."""
+    ``ImageSets/2017/<split>.txt`` when that file exists, else every video; ``resolution``
+    folder under JPEGImages/ and Annotations/ when it exists)."""
     from ..data.catalog import load_dataset
     from ..data.davis import load_davis_folder
 
     if name.startswith("davis_folder:"):
         path = name.split(":", 1)[1]
         has_split = os.path.isfile(os.path.join(path, "ImageSets", "2017", f"{split}.txt"))
-        return load_davis_folder(path, split if has_split else None, name)
+        return load_davis_folder(path, split if has_split else None, name, resolution)
     spec = get_dataset_spec(name)
     if spec.kind != "video":
         raise ValueError(f"dataset {name} holds images, not videos; it cannot be evaluated as VOS")

@@ -1,8 +1,8 @@
 """Run a model over every video of a dataset and write palette PNGs (for evaluation/submission).
 
-Used by ``tools/eval_vos.py`` (checkpoint mode) and by the trainer's evaluation hook, which
-calls :func:`run_dataset` every N iterations with the model being trained (the predictor puts
-it in eval mode for the duration and restores the caller's mode).
+A streaming writer with a stale-file check, used by ``tools/quickstart.py``. Evaluation
+(``tools/eval_vos.py``, ``hodor-train --eval-only``, the in-training ``EvalHook``) goes through
+``hodor.inference.evaluate_dataset.inference_on_dataset`` instead, which scores in memory.
 
 Semi-supervised protocol: every object is given to the predictor once, at its first annotated
 appearance (``VideoRecord.object_first_frames``): DAVIS = the objects of the first annotated
@@ -20,7 +20,6 @@ from torch import nn
 from ..data.davis import load_davis_folder
 from ..data.io import DataError
 from ..data.records import VideoRecord
-from ..evaluation.youtube_vos import ANNOTATIONS, zip_submission
 from ..utils.labels import VOID_ID
 from ..utils.logger import get_logger
 from ..utils.palette import save_index_png
@@ -132,26 +131,3 @@ def run_dataset(
             raise DataError(dataset_root, f"sequences not found: {missing}")
         records = [by_name[s] for s in sequences]
     return run_records(model, cfg, records, out_dir, progress=progress)
-
-
-def run_youtube_vos(
-    model: nn.Module,
-    cfg,
-    records: Sequence[VideoRecord],
-    out_dir: str,
-    zip_name: str = "Annotations.zip",
-    progress: bool = True,
-) -> str:
-    """YouTube-VOS submission: ``out_dir/Annotations/<video>/<frame>.png`` for the frames the server
-    scores (each record's ``eval_frames``; all frames when unset) and ``out_dir/<zip_name>``.
-
-    Returns the zip path. A missing expected frame is an error (no zip is written).
-    """
-    ann = os.path.join(out_dir, ANNOTATIONS)
-    run_records(model, cfg, records, ann, frames_to_write="eval", progress=progress)
-    expected = {}
-    for rec in records:
-        names = rec.frame_names
-        frames = rec.eval_frames if rec.eval_frames is not None else range(len(rec))
-        expected[rec.video_id] = [names[i] for i in frames]
-    return zip_submission(ann, expected, os.path.join(out_dir, zip_name))

@@ -1,5 +1,7 @@
-"""Dataset runner (DAVIS layout, YouTube-VOS submission) and tools/eval_vos.py mode 2 (run a checkpoint)."""
+"""Dataset runner (DAVIS layout; tools/quickstart.py) and tools/eval_vos.py mode 2 (run a checkpoint: DAVIS
+scored, YouTube-VOS submission), which goes through inference_on_dataset."""
 
+import json
 import os
 import shutil
 import zipfile
@@ -11,9 +13,7 @@ from PIL import Image
 
 from hodor.cli.eval_vos import main as eval_main
 from hodor.data.io import DataError, read_index_mask
-from hodor.data.records import VideoRecord
 from hodor.inference import run_dataset
-from hodor.inference.run_dataset import run_youtube_vos
 from hodor.utils.palette import save_index_png
 from tests.inference.conftest import TINY_OPTS, box_mask, synthetic_video
 
@@ -61,36 +61,44 @@ def test_eval_vos_mode2_runs_checkpoint_and_scores(small_davis, tmp_path, capsys
     assert (out / "global_results-val.csv").is_file() and (out / "per-sequence_results-val.csv").is_file()
     assert sorted(os.listdir(out / "results")) == sorted(SEQS)
     assert "J&F-Mean" in printed.out
+    # --davis-root is an alias of --dataset davis_folder:<root>: the record holds the inference settings
+    record = json.loads((out / "eval_record.json").read_text())
+    assert record["dataset"] == f"davis_folder:{small_davis}" and record["inference"]["temporal_window"] == 2
     # bad input: a checkpoint that does not exist -> exit 2 naming the file
     rc = eval_main(["--config-file", str(cfg_file), "--davis-root", small_davis, "--out", str(out), *TINY_OPTS, "MODEL.WEIGHTS", str(tmp_path / "missing.pth")])  # fmt: skip
     assert rc == 2 and "missing.pth" in capsys.readouterr().err
 
 
-def test_youtube_vos_submission_with_late_object(tmp_path, tiny_model, tiny_cfg):
+def test_youtube_vos_submission_with_late_object(tmp_path, capsys):
+    """DATASETS.TEST youtube_vos_2019_valid (no local GT): eval_vos mode 2 writes Annotations/ and the zip."""
+    split_root = tmp_path / "data" / "YouTube-VOS" / "valid"
     frames = synthetic_video(5, 64, 96)
-    vdir, adir = tmp_path / "JPEGImages" / "vid1", tmp_path / "Annotations" / "vid1"
+    vdir, adir = split_root / "JPEGImages" / "vid1", split_root / "Annotations" / "vid1"
     vdir.mkdir(parents=True)
     adir.mkdir(parents=True)
-    paths = []
     for i, f in enumerate(frames):
-        p = vdir / f"{5 * i:05d}.jpg"
-        Image.fromarray(f).save(p, quality=95)
-        paths.append(str(p))
+        Image.fromarray(f).save(vdir / f"{5 * i:05d}.jpg", quality=95)
     a0 = np.where(box_mask(64, 96, 8, 28, 10, 34), 1, 0).astype(np.uint8)
     a2 = np.where(box_mask(64, 96, 30, 54, 56, 80), 4, 0).astype(np.uint8)  # object 4 starts at frame 2
     save_index_png(adir / "00000.png", a0)
     save_index_png(adir / "00010.png", a2)
-    rec = VideoRecord(
-        dataset="yt",
-        video_id="vid1",
-        frame_paths=paths,
-        annotations={0: str(adir / "00000.png"), 2: str(adir / "00010.png")},
-        declared_objects={1: 1, 4: 2},
-        first_frames={1: 0, 4: 2},
-        eval_frames=[0, 1, 2, 3, 4],
-        source=str(adir),
-    )
-    zp = run_youtube_vos(tiny_model, tiny_cfg, [rec], str(tmp_path / "sub"), progress=False)
+    meta = {
+        "videos": {
+            "vid1": {
+                "objects": {
+                    "1": {"category": "a", "frames": [f"{5 * i:05d}" for i in range(5)]},
+                    "4": {"category": "b", "frames": ["00010", "00015", "00020"]},
+                }
+            }
+        }
+    }
+    (split_root / "meta.json").write_text(json.dumps(meta))
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(yaml.safe_dump({"OUTPUT_DIR": str(tmp_path / "unused")}))
+    opts = ["DATASETS.ROOT", str(tmp_path / "data"), "DATASETS.TEST", "['youtube_vos_2019_valid']"]
+    rc = eval_main(["--config-file", str(cfg_file), "--out", str(tmp_path / "sub"), *TINY_OPTS, *opts])
+    assert rc == 0, capsys.readouterr().err
+    zp = tmp_path / "sub" / "Annotations.zip"
     with zipfile.ZipFile(zp) as zf:
         names = sorted(zf.namelist())
     assert names == [f"Annotations/vid1/{5 * i:05d}.png" for i in range(5)]

@@ -33,10 +33,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from hodor.api import resolve_checkpoint
     from hodor.checkpoint import CheckpointError, load_model_weights, save_model
+    from hodor.checkpoint.identity import read_training_metadata
     from hodor.config import ConfigError
     from hodor.modeling import build_model
     from hodor.modeling.parameter_count import describe_parameters
-    from hodor.utils.training_metadata import read_training_metadata
 
     try:
         weights, cfg = resolve_checkpoint(args.source, args.config_file)

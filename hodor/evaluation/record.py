@@ -8,10 +8,9 @@ settings and speed, the checkpoint's SHA-256, the hodor version and git commit, 
 checkpoint carries training metadata - the annotation cost of its training data, so that a
 weakly-supervised result can be read against the labels it used.
 
-Training metadata convention: a ``.safetensors`` checkpoint may hold a JSON string under the
-metadata key ``hodor_training``; a ``.pth`` checkpoint may hold a dict under ``training_metadata``.
-(one key name and format for writers and readers: ``hodor.utils.training_metadata``). Its
-``annotation_cost`` entry (written by training, see ``hodor.data.annotation_cost``) is copied as is.
+The checkpoint block (path, SHA-256, annotation cost) is computed by the caller, which may open
+checkpoints (``hodor.checkpoint.identity.checkpoint_info``), and passed in: this package sits
+below the checkpoint package and never opens a checkpoint file.
 """
 
 from __future__ import annotations
@@ -24,31 +23,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..utils.training_metadata import (
-    ANNOTATION_COST_KEY,
-    PTH_KEY,
-    SAFETENSORS_KEY,
-    checkpoint_file,
-    read_training_metadata,
-)
-
 RECORD_NAME = "eval_record.json"
-TRAINING_METADATA_KEY = SAFETENSORS_KEY  # safetensors metadata key (JSON string)
-PTH_TRAINING_KEY = PTH_KEY  # key of a .pth checkpoint dict
-_HASH_CACHE: dict[tuple[str, float, int], str] = {}
-
-
-def sha256_file(path: str) -> str:
-    """Hex SHA-256 of a file (cached by path, mtime and size: checkpoints are hashed once)."""
-    st = os.stat(path)
-    key = (os.path.abspath(path), st.st_mtime, st.st_size)
-    if key not in _HASH_CACHE:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _HASH_CACHE[key] = h.hexdigest()
-    return _HASH_CACHE[key]
+NO_CHECKPOINT: dict[str, Any] = {"path": None, "sha256": None, "annotation_cost": None}
 
 
 def video_list_hash(videos: Sequence[str]) -> str:
@@ -80,25 +56,6 @@ def hodor_version() -> dict[str, str | None]:
     return {"version": version, "git_commit": commit}
 
 
-def checkpoint_training_metadata(path: str) -> dict[str, Any] | None:
-    """The training metadata stored in a checkpoint (see the module docstring), or None."""
-    return read_training_metadata(path)
-
-
-def checkpoint_info(path: str | None) -> dict[str, Any]:
-    """``{"path", "sha256", "annotation_cost"}`` of a checkpoint (all None without one); an
-    exported directory stands for its ``model.safetensors``."""
-    path = checkpoint_file(path) if path else path
-    if not path or not os.path.isfile(path):
-        return {"path": path or None, "sha256": None, "annotation_cost": None}
-    meta = checkpoint_training_metadata(path)
-    return {
-        "path": os.path.abspath(path),
-        "sha256": sha256_file(path),
-        "annotation_cost": (meta or {}).get(ANNOTATION_COST_KEY),
-    }
-
-
 def build_eval_record(
     *,
     dataset: str,
@@ -110,7 +67,7 @@ def build_eval_record(
     frames_present: int,
     metrics: Mapping[str, float] | None = None,
     inference: Mapping[str, Any] | None = None,
-    checkpoint: str | None = None,
+    checkpoint: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The record as a JSON-ready dict.
@@ -119,7 +76,8 @@ def build_eval_record(
     covered (they differ when e.g. TEST.MAX_VIDEOS limits a training-time evaluation).
     ``frames_scored`` counts the frames whose predictions entered the metric; ``frames_present``
     every frame of the scored videos. ``inference`` holds the predictor settings and timing
-    (``None`` for scoring-only runs).
+    (``None`` for scoring-only runs). ``checkpoint`` is ``{"path", "sha256", "annotation_cost"}``
+    from ``hodor.checkpoint.identity.checkpoint_info`` (``None``: no checkpoint, e.g. scoring only).
     """
     scored = sorted(videos_scored)
     return {
@@ -135,7 +93,7 @@ def build_eval_record(
         "num_frames_present": int(frames_present),
         "metrics": {k: float(v) for k, v in (metrics or {}).items()},
         "inference": dict(inference) if inference is not None else None,
-        "checkpoint": checkpoint_info(checkpoint),
+        "checkpoint": dict(checkpoint) if checkpoint is not None else dict(NO_CHECKPOINT),
         "hodor": hodor_version(),
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **dict(extra or {}),

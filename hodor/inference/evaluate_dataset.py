@@ -23,6 +23,7 @@ import numpy as np
 from torch import nn
 from tqdm import tqdm
 
+from ..checkpoint.identity import checkpoint_info
 from ..data.catalog import get_dataset_spec
 from ..data.records import VideoRecord
 from ..evaluation.base import (
@@ -244,7 +245,7 @@ def record_for_run(
         frames_present=sum(len(r) for r in records_present if r.video_id in scored),
         metrics=out.results.global_metrics(),
         inference=inference_settings(cfg, out, device),
-        checkpoint=checkpoint,
+        checkpoint=checkpoint_info(checkpoint) if checkpoint else None,
     )
 
 

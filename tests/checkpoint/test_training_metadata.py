@@ -10,10 +10,10 @@ import torch
 
 from hodor.checkpoint.checkpointer import Checkpointer
 from hodor.checkpoint.formats import WEIGHTS_NAME
+from hodor.checkpoint.identity import checkpoint_info, read_training_metadata
 from hodor.config import cfg_to_dict
-from hodor.evaluation.record import build_eval_record, checkpoint_info
+from hodor.evaluation.record import build_eval_record
 from hodor.modeling import build_model
-from hodor.utils.training_metadata import EXPORTED_WEIGHTS_NAME, read_training_metadata
 from tests.helpers import REPO, tiny_cfg
 
 COST = {
@@ -40,7 +40,7 @@ def test_checkpoint_and_export_carry_annotation_cost_into_eval_record(tmp_path):
     assert torch.load(path, weights_only=True)["training_metadata"] == {"annotation_cost": COST}
     record = build_eval_record(
         dataset="d", split="s", evaluator="davis", videos_scored=["v"], videos_present=["v"],
-        frames_scored=1, frames_present=1, checkpoint=path,
+        frames_scored=1, frames_present=1, checkpoint=checkpoint_info(path),
     )  # fmt: skip
     assert record["checkpoint"]["annotation_cost"] == COST
 
@@ -49,7 +49,7 @@ def test_checkpoint_and_export_carry_annotation_cost_into_eval_record(tmp_path):
     assert checkpoint_info(exported)["annotation_cost"] == COST
     assert read_training_metadata(str(tmp_path / "exp")) == {"annotation_cost": COST}
     # MODEL.WEIGHTS may name the exported directory: the record resolves it like the loader does
-    assert EXPORTED_WEIGHTS_NAME == WEIGHTS_NAME
+    assert os.path.basename(exported) == WEIGHTS_NAME
     info = checkpoint_info(str(tmp_path / "exp"))
     assert info["annotation_cost"] == COST and info["path"] == os.path.abspath(exported)
 

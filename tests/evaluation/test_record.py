@@ -1,4 +1,5 @@
-"""eval_record.json contents: video list hash, counts, checkpoint hash and annotation cost."""
+"""eval_record.json contents: video list hash, counts, checkpoint hash and annotation cost (read by
+hodor.checkpoint.identity, passed to build_eval_record)."""
 
 import hashlib
 import json
@@ -7,12 +8,8 @@ import os
 import torch
 from safetensors.torch import save_file
 
-from hodor.evaluation.record import (
-    build_eval_record,
-    checkpoint_info,
-    video_list_hash,
-    write_eval_record,
-)
+from hodor.checkpoint.identity import checkpoint_info
+from hodor.evaluation.record import build_eval_record, video_list_hash, write_eval_record
 
 
 def test_record_contents_and_annotation_cost(tmp_path):
@@ -29,7 +26,7 @@ def test_record_contents_and_annotation_cost(tmp_path):
         frames_present=14,
         metrics={"J&F-Mean": 0.5},
         inference={"precision": "fp32"},
-        checkpoint=ckpt,
+        checkpoint=checkpoint_info(ckpt),
     )
     assert rec["videos"] == ["a", "b"] and rec["videos_not_scored"] == ["c"]
     assert rec["videos_sha256"] == hashlib.sha256(b"a\nb").hexdigest() == video_list_hash(["b", "a"])
@@ -51,3 +48,8 @@ def test_checkpoint_without_metadata_and_pth(tmp_path):
     torch.save({"model": {"w": torch.zeros(1)}, "training_metadata": {"annotation_cost": {"labelled_frames": 7}}}, pth)
     assert checkpoint_info(pth)["annotation_cost"] == {"labelled_frames": 7}
     assert checkpoint_info(None) == {"path": None, "sha256": None, "annotation_cost": None}
+    rec = build_eval_record(
+        dataset="d", split="s", evaluator="davis", videos_scored=["v"], videos_present=["v"],
+        frames_scored=1, frames_present=1,
+    )  # fmt: skip
+    assert rec["checkpoint"] == {"path": None, "sha256": None, "annotation_cost": None}

@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
+from hodor.checkpoint.identity import checkpoint_info
 from hodor.engine.setup import default_setup
-from hodor.evaluation.record import checkpoint_info
 from hodor.training.build import build_trainer
 from tests.helpers import tiny_cfg
 

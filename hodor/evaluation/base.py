@@ -144,3 +144,20 @@ def load_prediction_frame(video: str, fid: str, predictions: VideoPredictions) -
     if fid not in predictions:
         raise EvaluationError(f"video {video!r}, frame {fid}: no prediction")
     return check_id_map(predictions[fid], f"video {video!r}, frame {fid}")
+
+
+def frame_pair(
+    cache: dict[str, tuple[np.ndarray, np.ndarray]], gt_dir: str, video: str, fid: str, predictions: VideoPredictions
+) -> tuple[np.ndarray, np.ndarray]:
+    """(GT id map ``<gt_dir>/<fid>.png``, prediction) of one frame, each read once per video
+    (``cache``); unreadable GT or a size mismatch is an error naming the frame."""
+    if fid not in cache:
+        try:
+            gt = read_index_png(os.path.join(gt_dir, f"{fid}.png"))
+        except MaskReadError as e:
+            raise EvaluationError(f"ground truth: {e}") from e
+        pred = load_prediction_frame(video, fid, predictions)
+        if pred.shape != gt.shape:
+            raise EvaluationError(f"video {video!r}, frame {fid}: prediction shape {pred.shape} vs {gt.shape}")
+        cache[fid] = (gt, pred)
+    return cache[fid]

@@ -160,3 +160,14 @@ def frame_scores(pred: np.ndarray, gt: np.ndarray, num_objects: int, radius: int
         j[i] = region_similarity(p, g)
         f[i] = boundary_f_from_maps(boundary_map(p), boundary_map(g), radius)
     return j, f
+
+
+def object_jf(gt: np.ndarray, pred: np.ndarray, object_id: int) -> tuple[float, float]:
+    """(J, F) of one object in one frame of two id maps ``[H, W]`` (no void): the object is
+    ``map == object_id``; absent from both -> (1, 1); F radius by the DAVIS rule."""
+    g, p = gt == object_id, pred == object_id
+    win = _object_window(p, g)
+    if win is None:
+        return 1.0, 1.0
+    j = region_similarity(p[win], g[win])
+    return j, boundary_f_from_maps(boundary_map(p[win]), boundary_map(g[win]), boundary_radius(*gt.shape))

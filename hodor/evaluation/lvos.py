@@ -36,10 +36,10 @@ import numpy as np
 
 from hodor.utils.logger import get_logger
 
-from .base import EVALUATOR_REGISTRY, EvaluationError, VOSEvaluator, load_prediction_frame
-from .davis_metrics import _object_window, boundary_f_from_maps, boundary_map, boundary_radius, region_similarity
-from .results_io import MaskReadError, read_index_png, write_table_csv
-from .seen_unseen import seen_unseen_means
+from .base import EVALUATOR_REGISTRY, EvaluationError, VOSEvaluator, frame_pair
+from .davis_metrics import object_jf
+from .results_io import write_global_and_object_csvs
+from .seen_unseen import overall_jf, seen_unseen_means
 
 logger = get_logger(__name__)
 
@@ -87,23 +87,25 @@ class LvosResults:
     warnings: list[str] = field(default_factory=list)
 
     def global_metrics(self) -> dict[str, float]:
-        if not self.objects:
-            raise EvaluationError("no objects were evaluated")
         g: dict[str, float] = {}
         for m in ("J", "F", "V"):
             seen, unseen = seen_unseen_means(self.objects, m)
             g[f"{m}-Mean"], g[f"{m}-seen-Mean"], g[f"{m}-unseen-Mean"] = (seen + unseen) / 2, seen, unseen
-        g["J&F-Mean"] = (g["J-seen-Mean"] + g["F-seen-Mean"] + g["J-unseen-Mean"] + g["F-unseen-Mean"]) / 4
+        g["J&F-Mean"] = float(overall_jf(self.objects)["overall"])
         return {k: g[k] for k in GLOBAL_HEADER}
 
     def write_tables(self, out_dir: str, split: str = "valid") -> list[str]:
-        os.makedirs(out_dir, exist_ok=True)
         g = self.global_metrics()
-        gp = os.path.join(out_dir, f"global_results-{split}.csv")
-        sp = os.path.join(out_dir, f"per-sequence_results-{split}.csv")
-        write_table_csv(gp, GLOBAL_HEADER, [[g[k] for k in GLOBAL_HEADER]], 3)
-        write_table_csv(sp, PER_OBJECT_HEADER, [(o.key, o.J, o.F, o.V) for o in self.objects], 3)
-        return [gp, sp]
+        rows = [(o.key, o.J, o.F, o.V) for o in self.objects]
+        return write_global_and_object_csvs(
+            out_dir,
+            split,
+            GLOBAL_HEADER,
+            [g[k] for k in GLOBAL_HEADER],
+            "per-sequence_results",
+            PER_OBJECT_HEADER,
+            rows,
+        )
 
     def format_table(self) -> str:
         g = self.global_metrics()
@@ -164,24 +166,8 @@ class LvosEvaluator(VOSEvaluator):
                 if idx == 0 or idx == n - 1:
                     continue
                 fid = f"{t:08d}"
-                if fid not in cache:
-                    try:
-                        gt = read_index_png(os.path.join(self.gt_root, video, f"{fid}.png"))
-                    except MaskReadError as e:
-                        raise EvaluationError(f"ground truth: {e}") from e
-                    cache[fid] = (gt, load_prediction_frame(video, fid, predictions))
-                gt, pred = cache[fid]
-                if pred.shape != gt.shape:
-                    raise EvaluationError(f"video {video!r}, frame {fid}: prediction shape {pred.shape} vs {gt.shape}")
-                g, p = gt == int(oid), pred == int(oid)
-                win = _object_window(p, g)
-                if win is None:
-                    j[idx - 1] = f[idx - 1] = 1.0
-                else:
-                    j[idx - 1] = region_similarity(p[win], g[win])
-                    f[idx - 1] = boundary_f_from_maps(
-                        boundary_map(p[win]), boundary_map(g[win]), boundary_radius(*gt.shape)
-                    )
+                gt, pred = frame_pair(cache, os.path.join(self.gt_root, video), video, fid, predictions)
+                j[idx - 1], f[idx - 1] = object_jf(gt, pred, int(oid))
                 scored += 1
             objects.append(
                 LvosObject(

@@ -61,3 +61,22 @@ def write_table_csv(path: str | os.PathLike, header: Sequence[str], rows: Sequen
     with open(tmp, "w", newline="\n", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
     os.replace(tmp, path)
+
+
+def write_global_and_object_csvs(
+    out_dir: str,
+    split: str,
+    global_header: Sequence[str],
+    global_row: Sequence,
+    object_table: str,
+    object_header: Sequence[str],
+    object_rows: Sequence[Sequence],
+    precision: int = 3,
+) -> list[str]:
+    """``global_results-<split>.csv`` (one row) and ``<object_table>-<split>.csv``; returns both paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    gp = os.path.join(out_dir, f"global_results-{split}.csv")
+    op = os.path.join(out_dir, f"{object_table}-{split}.csv")
+    write_table_csv(gp, global_header, [list(global_row)], precision)
+    write_table_csv(op, object_header, object_rows, precision)
+    return [gp, op]

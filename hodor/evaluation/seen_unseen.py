@@ -14,6 +14,8 @@ from typing import Protocol
 
 import numpy as np
 
+from .base import EvaluationError
+
 
 class GroupedObject(Protocol):
     unseen: bool
@@ -24,7 +26,18 @@ def _mean(xs: list[float]) -> float:
 
 
 def seen_unseen_means(objects: Sequence[GroupedObject], metric: str) -> tuple[float, float]:
-    """(mean over seen objects, mean over unseen objects) of attribute ``metric``; NaN for an empty group."""
+    """(mean over seen objects, mean over unseen objects) of attribute ``metric``; NaN for an empty
+    group, an error when there are no objects at all."""
+    if not objects:
+        raise EvaluationError("no objects were evaluated")
     seen = _mean([getattr(o, metric) for o in objects if not o.unseen])
     unseen = _mean([getattr(o, metric) for o in objects if o.unseen])
     return seen, unseen
+
+
+def overall_jf(objects: Sequence[GroupedObject]) -> dict[str, tuple[float, float] | float]:
+    """``{"J": (seen, unseen), "F": (seen, unseen), "overall": mean of the four}`` (LVOS's
+    J&F-Mean, YouTube-VOS's Overall)."""
+    j, f = seen_unseen_means(objects, "J"), seen_unseen_means(objects, "F")
+    # summed in lvos-evaluation's order (J-seen, F-seen, J-unseen, F-unseen): the last bit matches
+    return {"J": j, "F": f, "overall": (j[0] + f[0] + j[1] + f[1]) / 4}

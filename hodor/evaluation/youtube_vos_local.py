@@ -48,10 +48,10 @@ import numpy as np
 
 from hodor.utils.logger import get_logger
 
-from .base import EVALUATOR_REGISTRY, EvaluationError, VideoPredictions, VOSEvaluator, load_prediction_frame
-from .davis_metrics import _object_window, boundary_f_from_maps, boundary_map, boundary_radius, region_similarity
-from .results_io import MaskReadError, read_index_png, write_table_csv
-from .seen_unseen import seen_unseen_means
+from .base import EVALUATOR_REGISTRY, EvaluationError, VideoPredictions, VOSEvaluator, frame_pair
+from .davis_metrics import object_jf
+from .results_io import write_global_and_object_csvs
+from .seen_unseen import overall_jf
 
 logger = get_logger(__name__)
 
@@ -83,25 +83,25 @@ class YtvosResults:
     warnings: list[str] = field(default_factory=list)
 
     def global_metrics(self) -> dict[str, float]:
-        if not self.objects:
-            raise EvaluationError("no objects were evaluated")
-        j_seen, j_unseen = seen_unseen_means(self.objects, "J")
-        f_seen, f_unseen = seen_unseen_means(self.objects, "F")
-        overall = (j_seen + j_unseen + f_seen + f_unseen) / 4
-        return {"Overall": overall, "J_seen": j_seen, "J_unseen": j_unseen, "F_seen": f_seen, "F_unseen": f_unseen}
+        jf = overall_jf(self.objects)
+        (j_seen, j_unseen), (f_seen, f_unseen) = jf["J"], jf["F"]
+        return {
+            "Overall": jf["overall"],
+            "J_seen": j_seen,
+            "J_unseen": j_unseen,
+            "F_seen": f_seen,
+            "F_unseen": f_unseen,
+        }
 
     def write_tables(self, out_dir: str, split: str = "train") -> list[str]:
-        os.makedirs(out_dir, exist_ok=True)
         g = self.global_metrics()
-        gp = os.path.join(out_dir, f"global_results-{split}.csv")
-        op = os.path.join(out_dir, f"per-object_results-{split}.csv")
-        write_table_csv(gp, GLOBAL_HEADER, [[g[k] for k in GLOBAL_HEADER]], 3)
         rows = [
             (o.video, str(o.object_id), o.category, "unseen" if o.unseen else "seen", o.J, o.F, str(o.num_frames))
             for o in self.objects
         ]
-        write_table_csv(op, PER_OBJECT_HEADER, rows, 3)
-        return [gp, op]
+        return write_global_and_object_csvs(
+            out_dir, split, GLOBAL_HEADER, [g[k] for k in GLOBAL_HEADER], "per-object_results", PER_OBJECT_HEADER, rows
+        )
 
     def format_table(self) -> str:
         g = self.global_metrics()
@@ -186,22 +186,8 @@ class YoutubeVosEvaluator(VOSEvaluator):
                 continue
             j, f = np.empty(len(frames)), np.empty(len(frames))
             for i, fid in enumerate(frames):
-                if fid not in cache:
-                    try:
-                        gt = read_index_png(os.path.join(gt_dir, f"{fid}.png"))
-                    except MaskReadError as e:
-                        raise EvaluationError(f"ground truth: {e}") from e
-                    cache[fid] = (gt, load_prediction_frame(video, fid, predictions))
-                gt, pred = cache[fid]
-                if pred.shape != gt.shape:
-                    raise EvaluationError(f"video {video!r}, frame {fid}: prediction shape {pred.shape} vs {gt.shape}")
-                g, p = gt == oid, pred == oid
-                win = _object_window(p, g)
-                if win is None:
-                    j[i] = f[i] = 1.0
-                else:
-                    j[i] = region_similarity(p[win], g[win])
-                    f[i] = boundary_f_from_maps(boundary_map(p[win]), boundary_map(g[win]), boundary_radius(*gt.shape))
+                gt, pred = frame_pair(cache, gt_dir, video, fid, predictions)
+                j[i], f[i] = object_jf(gt, pred, oid)
             unseen = category not in self.seen_categories
             objects.append(YtvosObject(video, oid, category, unseen, float(j.mean()), float(f.mean()), len(frames)))
         return _YtvosVideo(objects, len(cache), warnings)

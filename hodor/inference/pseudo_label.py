@@ -20,8 +20,8 @@ Per video:
    id; an object only one direction tracks there (the forward pass has not reached its first
    labelled frame yet) has probability 0 in the other. The average of two distributions is a
    distribution, and disagreement of the directions lowers both the mask and its confidence.
-   Backward probabilities of those frames are held (float16, CPU) until the forward pass
-   reaches them; with one labelled frame per video nothing is held.
+   Backward probabilities of those frames are held (float32 on the CPU, (1+I) x H x W each)
+   until the forward pass reaches them; with one labelled frame per video nothing is held.
 4. The pseudo-label is the arg-max of those probabilities over (background, objects) - the
    background channels summed, so it can differ from the predictor's own output (arg-max per
    channel) in a few pixels where the background mass is split.
@@ -252,7 +252,7 @@ def pseudo_label_video(
         held: dict[int, tuple[list[int], Tensor]] = {}
         for t, ids, probs in _propagate(predictor, record, range(last, -1, -1), labels, bwd_wanted):
             if t in both:
-                held[t] = (ids, probs.half())
+                held[t] = (ids, probs)
             else:
                 emit(t, ids, probs)
         for t, ids, probs in _propagate(predictor, record, range(first, len(record)), labels, fwd_wanted):
@@ -260,11 +260,11 @@ def pseudo_label_video(
                 emit(t, ids, probs)
                 continue
             b_ids, b_probs = held.pop(t)
-            all_ids, fused = fuse_probs((ids, probs), (b_ids, b_probs.float()))
+            all_ids, fused = fuse_probs((ids, probs), (b_ids, b_probs))
             conf = None
             if confidence == "fb_iou":
                 f_map = _index_map(_aligned(probs, ids, all_ids), all_ids)
-                b_map = _index_map(_aligned(b_probs.float(), b_ids, all_ids), all_ids)
+                b_map = _index_map(_aligned(b_probs, b_ids, all_ids), all_ids)
                 conf = fb_iou(f_map, b_map, all_ids)
             emit(t, all_ids, fused, conf)
     _write_json_atomic(

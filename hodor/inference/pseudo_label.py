@@ -130,9 +130,7 @@ def _aligned(probs: Tensor, ids: Sequence[int], all_ids: Sequence[int]) -> Tenso
     return out
 
 
-def fuse_probs(
-    a: tuple[Sequence[int], Tensor], b: tuple[Sequence[int], Tensor]
-) -> tuple[list[int], Tensor]:
+def fuse_probs(a: tuple[Sequence[int], Tensor], b: tuple[Sequence[int], Tensor]) -> tuple[list[int], Tensor]:
     """Average two directions' ``(ids, probs [1+I, H, W])`` channel by object id (an object one
     side does not track counts as 0 there); returns the sorted id union and [1+I', H, W]."""
     ids = sorted(set(a[0]) | set(b[0]))

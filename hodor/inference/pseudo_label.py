@@ -403,10 +403,18 @@ def pseudo_label_dataset(
     digest = manifest["settings_sha256"]
     _check_out_dir(out_dir, manifest, overwrite)  # every rank sees the same folder: all raise alike
     comm.synchronize()
+    failed = None
     if rank == 0:
-        os.makedirs(out_dir, exist_ok=True)
-        _write_json_atomic(os.path.join(out_dir, MANIFEST_NAME), manifest)
-    comm.synchronize()
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+            _write_json_atomic(os.path.join(out_dir, MANIFEST_NAME), manifest)
+        except OSError as e:
+            if world == 1:
+                raise
+            failed = f"{out_dir}: cannot write {MANIFEST_NAME} ({e})"
+    failed = comm.all_gather_object(failed)[0]  # a barrier too: no rank starts before the manifest exists
+    if failed:
+        raise RunDirError(failed)
 
     predictor = VideoPredictor.from_config(model, cfg, device=device)
     rule, method = manifest["labelled_frames"], manifest["confidence"]

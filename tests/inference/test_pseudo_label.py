@@ -20,7 +20,7 @@ import torch
 import torch.multiprocessing as mp
 
 from hodor.data.catalog import load_dataset
-from hodor.data.io import read_index_mask
+from hodor.data.io import DataError, read_index_mask
 from hodor.data.pseudo_labels import load_pseudo_dataset
 from hodor.data.synthetic import make_youtube_vos
 from hodor.inference.predictor import VideoPredictor
@@ -260,6 +260,25 @@ def test_resume_recomputes_only_the_unfinished_video(sharp, ds_root, tmp_path):
     rec = load_dataset(f"pseudo:{out}", ds_root)[0]
     assert sorted(rec.annotations) == [0] and sorted(rec.pseudo_labels) == list(range(1, 11))
     assert not os.path.exists(out / rec.video_id / "00000.png")  # the earlier run's PNG of frame 0 is gone
+
+
+def test_crash_mid_run_is_recognisable_and_resumes(sharp, ds_root, tmp_path):
+    out = tmp_path / "pl"
+    recs = load_dataset(SOURCE, ds_root)
+    paths = list(recs[1].frame_paths)
+    paths[8] = str(tmp_path / "missing.jpg")  # video 2 fails in its forward pass, after some PNGs
+    broken = [recs[0], dataclasses.replace(recs[1], frame_paths=paths)]
+    with pytest.raises(DataError, match="missing.jpg"):
+        _run(sharp, ds_root, out, records=broken)
+    assert json.load(open(out / "pseudo_labels.json"))["format"] == "hodor-pseudo-labels"
+    assert os.path.isfile(out / recs[0].video_id / "labels.json")
+    assert not os.path.exists(out / recs[1].video_id / "labels.json")
+    assert os.path.isfile(out / recs[1].video_id / "00004.png")  # partial output of the failed video
+    with pytest.raises(DataError, match=f"1 of 2 videos .*: {recs[1].video_id}"):
+        load_dataset(f"pseudo:{out}", ds_root)
+    s = _run(sharp, ds_root, out)
+    assert (s.videos_done, s.videos_skipped) == (1, 1)
+    assert sorted(r.video_id for r in load_dataset(f"pseudo:{out}", ds_root)) == sorted(r.video_id for r in recs)
 
 
 def test_foreign_folder_and_other_checkpoint_refused(sharp, ds_root, tmp_path):

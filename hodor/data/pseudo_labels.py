@@ -52,6 +52,7 @@ __all__ = [
     "settings_of",
     "settings_digest",
     "read_manifest",
+    "VideoLabels",
     "read_video_labels",
     "load_pseudo_dataset",
 ]

@@ -295,7 +295,7 @@ class PseudoLabelSummary:
         return dict(self.__dict__)
 
 
-def inference_settings(cfg) -> dict[str, Any]:
+def _inference_settings(cfg) -> dict[str, Any]:
     """The INFERENCE.* / INPUT.* values that change the predicted masks (part of the settings)."""
     return {
         "min_dim": int(cfg.INFERENCE.MIN_DIM),
@@ -323,7 +323,7 @@ def _manifest(cfg, source_dataset: str, datasets_root: str, checkpoint: str) -> 
         "confidence": method,
         "checkpoint": os.path.abspath(checkpoint),
         "checkpoint_sha256": sha256_file(checkpoint),
-        "inference": inference_settings(cfg),
+        "inference": _inference_settings(cfg),
         "hodor_version": __version__,
     }
     m["settings_sha256"] = settings_digest(settings_of(m))

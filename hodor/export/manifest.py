@@ -9,13 +9,13 @@ Plain JSON: a deployment needs no torch to read it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..checkpoint.identity import sha256_file
 from ..utils.errors import UserError
 
 MANIFEST_NAME = "manifest.json"
@@ -27,14 +27,6 @@ MIN_OPSET = 16  # ONNX GridSample (the deformable convolution's sampling) exists
 
 class ExportError(UserError, ValueError):
     """Bad export input or a bad exported directory; the message names the file and the problem."""
-
-
-def sha256_file(path: str, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass

@@ -57,6 +57,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import __version__
+from ..checkpoint.identity import sha256_file
 from ..config import CHOICES
 from ..data.augment import AugConfig
 from ..data.clips import ClipParams, VideoClipMapper
@@ -70,7 +71,6 @@ from ..data.pseudo_labels import (
     settings_of,
 )
 from ..data.records import VideoRecord
-from ..evaluation.record import sha256_file
 from ..utils import comm
 from ..utils.labels import VOID_ID
 from ..utils.logger import get_logger

@@ -28,19 +28,21 @@ class VideoSpec:
     tiny: bool = False  # objects of 2x2 pixels (fail the size filter)
 
 
-def truth(f: int, tiny: bool = False, pseudo: bool = False) -> np.ndarray:
-    """The index map of frame ``f`` (objects 1 and 2)."""
+def truth(f: int, tiny: bool = False, pseudo: bool = False, pseudo_dx: int = 6) -> np.ndarray:
+    """The index map of frame ``f`` (objects 1 and 2); ``pseudo``: object 1 ``pseudo_dx`` pixels right."""
     m = np.zeros((SIZE, SIZE), np.uint8)
     if tiny:
         m[5:7, 5:7] = 1
         return m
-    dx = 6 if pseudo else 0
+    dx = pseudo_dx if pseudo else 0
     m[6 + f : 26 + f, 6 + dx : 26 + dx] = 1
     m[36:56, 30 + f : 50 + f] = 2
     return m
 
 
-def write_videos(root: str, videos: dict[str, VideoSpec], dataset: str = "pseudo_test") -> list[VideoRecord]:
+def write_videos(
+    root: str, videos: dict[str, VideoSpec], dataset: str = "pseudo_test", pseudo_dx: int = 6
+) -> list[VideoRecord]:
     """Write the frames, ground truth and pseudo-labels under ``root``; return their records."""
     palette = np.array([[90, 90, 90], [220, 40, 40], [40, 200, 60]], np.uint8)
     records = []
@@ -59,7 +61,7 @@ def write_videos(root: str, videos: dict[str, VideoSpec], dataset: str = "pseudo
         pseudo = {}
         for f, conf in spec.confidence.items():
             path = os.path.join(d, f"pseudo_{f:05d}.png")
-            save_index_png(path, truth(f, spec.tiny, pseudo=True))
+            save_index_png(path, truth(f, spec.tiny, pseudo=True, pseudo_dx=pseudo_dx))
             pseudo[f] = PseudoLabel(path, dict(conf))
         records.append(VideoRecord(dataset, vid, frames, ann, height=SIZE, width=SIZE, pseudo_labels=pseudo))
     return records

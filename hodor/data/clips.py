@@ -8,6 +8,8 @@
   clips take one annotated reference frame (TRAINING.SPARSE_REF_FRAME: middle, first, end - the
   original's bug - or random) and T-1 unlabelled frames from the window before or after it, ordered
   by distance from the reference.
+* ``hodor.data.self_training_clips.SelfTrainingClipMapper`` (self_training) subclasses the sparse
+  mapper: the same frames, plus ground truth or pseudo-labels on the other frames.
 
 Objects that vanish from the reference frame after augmentation are dropped (listed in
 ``meta["dropped_objects"]``); a clip left without objects raises :class:`EmptyClip` so the dataset

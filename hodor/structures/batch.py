@@ -132,7 +132,5 @@ def _collate_label_sources(samples: list[ClipSample]) -> dict[str, Tensor | None
     if all(s.label_source is None for s in samples):
         return {"label_source": None, "label_confidence": None}
     src = [s.label_source if s.label_source is not None else s.mask_valid.to(torch.int8) * LABEL_GT for s in samples]
-    conf = [
-        s.label_confidence if s.label_confidence is not None else s.mask_valid.to(torch.float32) for s in samples
-    ]
+    conf = [s.label_confidence if s.label_confidence is not None else s.mask_valid.to(torch.float32) for s in samples]
     return {"label_source": torch.stack(src).to(torch.int8), "label_confidence": torch.stack(conf).float()}

@@ -6,8 +6,8 @@ import pytest
 
 from hodor.config import load_config
 from hodor.data.clips import PseudoClipMapper, VideoClipMapper
-from hodor.training.modes import MODES, TrainingMode, build_regime, build_train_data, get_mode, register_mode
 from hodor.data.self_training_clips import SelfTrainingClipMapper
+from hodor.training.modes import MODES, TrainingMode, build_regime, build_train_data, get_mode, register_mode
 from hodor.training.regimes import DenseVideoRegime, SelfTrainingRegime, SparseVideoRegime, StaticImageRegime
 from hodor.utils.registry import UnknownNameError
 
@@ -47,7 +47,10 @@ def test_unknown_mode_lists_the_registered_modes():
             build(cfg)
         msg = str(e.value)
         assert "No training mode named 'static_imag'" in msg
-        assert "Available: dense_video, self_training, sparse_video, static_image." in msg and "Did you mean 'static_image'?" in msg
+        assert (
+            "Available: dense_video, self_training, sparse_video, static_image." in msg
+            and "Did you mean 'static_image'?" in msg
+        )
 
 
 def test_a_mode_is_registered_once_and_with_a_known_data_kind():

@@ -91,7 +91,11 @@ def test_pseudo_frames_give_gradient_only_when_enabled(tmp_path, model, use_pseu
     pseudo-labelled frames (the clip's other frames have no ground truth)."""
     (record,) = write_videos(str(tmp_path / "d"), CONFIDENT)
     cfg = _cfg(
-        tmp_path, "TRAINING.SELF_TRAINING.CYCLE_WEIGHT", "0.0", "TRAINING.SELF_TRAINING.USE_PSEUDO_LABELS", str(use_pseudo)
+        tmp_path,
+        "TRAINING.SELF_TRAINING.CYCLE_WEIGHT",
+        "0.0",
+        "TRAINING.SELF_TRAINING.USE_PSEUDO_LABELS",
+        str(use_pseudo),
     )
     batch = _clip_batch(cfg, record)
     assert batch.label_source[0].tolist() == [LABEL_GT] + [LABEL_PSEUDO if use_pseudo else LABEL_NONE] * 2
@@ -155,7 +159,15 @@ def _train(out, dataset, max_iter, resume):
     from hodor.cli.train import run_training
 
     opts = ["OUTPUT_DIR", str(out), "TRAINING.MODE", "self_training", "DATASETS.TRAIN", f"['{dataset}']"]
-    opts += ["DATASETS.TRAIN_RATIOS", "[1.0]", *SMALL, "SOLVER.MAX_ITER", str(max_iter), "SOLVER.CHECKPOINT_PERIOD", "1"]
+    opts += [
+        "DATASETS.TRAIN_RATIOS",
+        "[1.0]",
+        *SMALL,
+        "SOLVER.MAX_ITER",
+        str(max_iter),
+        "SOLVER.CHECKPOINT_PERIOD",
+        "1",
+    ]
     args = SimpleNamespace(
         config_file=os.path.join(QUICK, "Base-quick.yaml"), resume=resume, overwrite=False, eval_only=False, opts=opts
     )

@@ -177,6 +177,9 @@ class ClipRegime:
         # Frames without ground truth give no presence information: treat objects as present.
         presence = presence | ~valid[..., None]
         frame_w = self.frame_weights(batch, idx_d, valid)  # [b, T] or None
+        if frame_w is not None:  # per frame, on the host once (no device sync per prediction)
+            frame_any = (frame_w > 0).any(0).tolist()  # [T] some sample is supervised there
+            frame_ones = (frame_w == 1).all(0).tolist()  # [T] every sample has weight 1 there
         out = GroupOutput(sample_index=idx, num_objects=count)
 
         feats = model.extract_features(frames.flatten(0, 1))
@@ -219,7 +222,7 @@ class ClipRegime:
                 else:  # a sample whose target frame has weight 0 is not supervised there
                     weight = frame_w[:, step.tgt]
                     target = _target(masks[:, step.tgt], valid[:, step.tgt] & (weight > 0), trackable)
-                    supervised = bool((weight > 0).any())
+                    supervised = frame_any[step.tgt]
                 out.predictions.append(Prediction(ci, step, logits, target, supervised, weight))
 
         sup = [p for p in out.predictions if p.supervised]
@@ -230,10 +233,9 @@ class ClipRegime:
             ]
             out.pred_logits = torch.stack(merged, dim=2)  # [b, 1+I, N, H, W]
             out.targets = torch.stack([p.target for p in sup], dim=1)  # [b, N, H, W]
-            if frame_w is not None:
-                weights = torch.stack([p.weight for p in sup], dim=1)  # [b, N]
-                # all ones: the unweighted loss, bit for bit (self-training without pseudo-labels = sparse)
-                out.weights = None if bool((weights == 1).all()) else weights
+            if frame_w is not None and not all(frame_ones[p.step.tgt] for p in sup):
+                out.weights = torch.stack([p.weight for p in sup], dim=1)  # [b, N]
+            # (all weights 1: unweighted, bit for bit; self-training without pseudo-labels = sparse)
         return out
 
     def frame_weights(self, batch: ClipBatch, idx: Tensor, valid: Tensor) -> Tensor | None:

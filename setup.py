@@ -59,6 +59,7 @@ setup(
         "console_scripts": [
             "hodor-train = hodor.cli.train:train_main",
             "hodor-eval-vos = hodor.cli.eval_vos:main",
+            "hodor-pseudo-label = hodor.cli.pseudo_label:main",
             "hodor-infer-video = hodor.cli.infer_video:main",
             "hodor-synthetic = hodor.data.synthetic:cli",
             "hodor-recipe-report = hodor.training.recipe_report:main",

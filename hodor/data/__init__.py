@@ -12,6 +12,7 @@ from .catalog import (
 )
 from .grouping import GroupedBatchSampler
 from .io import DataError, read_image, read_index_mask
+from .pseudo_labels import load_pseudo_dataset
 from .records import ImageRecord, InstanceAnn, VideoRecord
 from .sampler import MixtureSampler, SampleKey
 
@@ -31,6 +32,7 @@ __all__ = [
     "DataError",
     "read_image",
     "read_index_mask",
+    "load_pseudo_dataset",
     "ImageRecord",
     "InstanceAnn",
     "VideoRecord",

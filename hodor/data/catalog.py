@@ -19,7 +19,8 @@ hodor_<file>               either  hodor_workspace/dataset_json_annotations/<fil
 =========================  ======  ===============================================================
 
 Users add their own folders with :func:`register_davis_folder` / :func:`register_hodor_json`, or
-name a DAVIS-layout folder directly as ``davis_folder:/path/to/folder``.
+name a DAVIS-layout folder directly as ``davis_folder:/path/to/folder``; ``pseudo:<dir>`` reads a
+pseudo-label folder written by ``hodor-pseudo-label`` (hodor.data.pseudo_labels).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ __all__ = [
     "register_dataset",
     "register_davis_folder",
     "register_hodor_json",
+    "register_name_form",
     "get_dataset_spec",
     "load_dataset",
 ]
@@ -113,8 +115,23 @@ def register_hodor_json(name: str, json_file: str, image_root: str, kind: str) -
     return register_dataset(name, kind, _load, 2.0 if "davis" in name else 1.0)
 
 
+# ``prefix:<argument>`` names resolved on the fly: prefix -> fn(name, argument) -> DatasetSpec.
+# Readers above the catalog register theirs (``pseudo:`` in hodor.data.pseudo_labels), so the
+# catalog does not import them.
+_NAME_FORMS: dict[str, Callable[[str, str], DatasetSpec]] = {}
+
+
+def register_name_form(prefix: str, make_spec: Callable[[str, str], DatasetSpec]) -> None:
+    """Resolve names ``<prefix>:<argument>`` with ``make_spec(name, argument)``."""
+    _NAME_FORMS[prefix] = make_spec
+
+
 def get_dataset_spec(name: str) -> DatasetSpec:
-    """Look up a registered name; ``davis_folder:<path>`` is resolved on the fly."""
+    """Look up a registered name; ``davis_folder:<path>`` and ``pseudo:<dir>`` (a pseudo-label
+    folder, hodor.data.pseudo_labels) are resolved on the fly."""
+    prefix, sep, argument = name.partition(":")
+    if sep and prefix in _NAME_FORMS:
+        return _NAME_FORMS[prefix](name, argument)
     if name.startswith("davis_folder:"):
         folder = name.split(":", 1)[1]
         return DatasetSpec(

@@ -236,7 +236,7 @@ _C.TRAINING.SPARSE_REF_FRAME = "middle"
 # else their pseudo-label, else no label (unsupervised, as in sparse video).
 _C.TRAINING.SELF_TRAINING = CfgNode()
 # A pseudo-labelled frame is used only when every object of the clip has at least this
-# confidence there (hodor.data.pseudo_labels); otherwise the frame counts as unlabelled.
+# confidence there (hodor.data.self_training_clips); otherwise the frame counts as unlabelled.
 _C.TRAINING.SELF_TRAINING.MIN_CONFIDENCE = 0.7
 # Loss weight of predictions on pseudo-labelled frames (ground-truth frames weigh 1).
 _C.TRAINING.SELF_TRAINING.PSEUDO_WEIGHT = 1.0

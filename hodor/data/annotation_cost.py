@@ -10,7 +10,14 @@ count is what the sample plan can draw and the regime can supervise, not what th
   (``VideoClipMapper.supervised_frames``);
 * sparse video: the one annotated reference frame per video that the sparse regime supervises
   (the other annotated frames of a video are never used as ground truth);
-* pseudo-labelled frames: 0 until a self-training regime exists (the key is always present).
+* self-training: the reference frame of each video plus every other annotated frame inside its
+  window (``SelfTrainingClipMapper.supervised_frames``) are labelled video frames;
+* pseudo-labelled frames (self-training; 0 for every other mode and with USE_PSEUDO_LABELS off,
+  the key is always present): the distinct frames without ground truth inside a usable
+  reference's window whose pseudo-label some clip uses, i.e. at least ``min(#objects, N)`` of
+  the reference's qualifying objects reach MIN_CONFIDENCE there
+  (``SelfTrainingClipMapper.pseudo_frames``). Pseudo-labels are not annotations: "labels used"
+  (``hodor.training.annotation_cost.labels_used``) leaves them out.
 
 A dataset with ratio 0 is listed with zero counts (nothing is drawn from it). Computed once at
 start-up from the records and the sample plan's candidates (no image is decoded for it).
@@ -35,12 +42,14 @@ def dataset_annotation_cost(
     mapper: Any = None,
     delta_scale: float = 1.0,
     drawn: bool = True,
+    objects_known: bool = True,
 ) -> dict[str, int]:
     """Counts of one training dataset (see the module docstring).
 
     ``kind``: "image" or "video"; ``candidates`` index into ``records`` (hodor.data.balance);
     ``mapper``: the ``VideoClipMapper`` of the run (video only); ``drawn``: False for a ratio-0
-    dataset.
+    dataset; ``objects_known``: False when the candidates' objects are placeholders (no sample
+    plan, masks not decoded): pseudo-labelled frames are then an upper bound.
     """
     usable = [c for c in candidates if c.objects] if drawn else []
     cost = dict.fromkeys(COST_FIELDS, 0)
@@ -48,9 +57,14 @@ def dataset_annotation_cost(
         cost["labelled_images"] = len({c.item for c in usable})
         return cost
     frames: set[tuple[int, int]] = set()
+    pseudo: set[tuple[int, int]] = set()
     for c in usable:
-        frames.update((c.item, int(t)) for t in mapper.supervised_frames(records[c.item], c.ref, delta_scale))
+        r = records[c.item]
+        frames.update((c.item, int(t)) for t in mapper.supervised_frames(r, c.ref, delta_scale))
+        objects = c.objects if objects_known else None
+        pseudo.update((c.item, int(t)) for t in mapper.pseudo_frames(r, c.ref, delta_scale, objects))
     cost["labelled_video_frames"] = len(frames)
+    cost["pseudo_labelled_frames"] = len(pseudo)
     cost["videos"] = len({c.item for c in usable})
     return cost
 

@@ -391,7 +391,7 @@ def build_annotation_cost(
     With DATALOADER.GROUP_BATCHES the plan's candidates are used as they are. Without a plan,
     images are filtered from their annotations alone; for video, frame masks would have to be
     decoded to apply the size filter, so every reference frame of the configured rule counts
-    (``"size_filter_checked": false`` in the entry: an upper bound).
+    (``"size_filter_checked": false`` in the entry: an upper bound, pseudo-labelled frames too).
     """
     mode = cfg.TRAINING.MODE
     t = cfg.TRAINING
@@ -406,7 +406,9 @@ def build_annotation_cost(
                 cands = image_candidates(records, t.MIN_REF_MASK_AREA, t.MIN_REF_MASK_DIM)
             else:
                 cands = _unfiltered_video_candidates(records, mapper, mapper.sparse, t.SPARSE_REF_FRAME)
-        per[name] = dataset_annotation_cost(kind, records, cands, mapper, scales[d], drawn=drawn)
+        per[name] = dataset_annotation_cost(
+            kind, records, cands, mapper, scales[d], drawn=drawn, objects_known=plan is not None
+        )
     cost = total_annotation_cost(mode, per)
     cost["size_filter_checked"] = plan is not None or kind == "image"
     return cost
@@ -439,7 +441,8 @@ def build_sample_plan(
     Epoch length: DATALOADER.SAMPLES_PER_EPOCH, or (0) the number of candidates of all datasets
     (images; (video, reference frame) pairs for dense video; videos for sparse video), at least
     MIN_AUTO_EPOCH, split by DATASETS.TRAIN_RATIOS. Static images and dense video are balanced over object counts unless
-    DATALOADER.BALANCE_OBJECT_COUNTS is false; sparse video never is (as the original).
+    DATALOADER.BALANCE_OBJECT_COUNTS is false; sparse video never is (as the original), nor is
+    self-training (a sparse mapper: one reference per video, the sparse run's sample list).
     """
     t = cfg.TRAINING
     candidates = []

@@ -8,6 +8,8 @@
   clips take one annotated reference frame (TRAINING.SPARSE_REF_FRAME: middle, first, end - the
   original's bug - or random) and T-1 unlabelled frames from the window before or after it, ordered
   by distance from the reference.
+* ``hodor.data.self_training_clips.SelfTrainingClipMapper`` (self_training) subclasses the sparse
+  mapper: the same frames, plus ground truth or pseudo-labels on the other frames.
 
 Objects that vanish from the reference frame after augmentation are dropped (listed in
 ``meta["dropped_objects"]``); a clip left without objects raises :class:`EmptyClip` so the dataset
@@ -25,7 +27,7 @@ import torch
 from hodor.config import CHOICES
 from hodor.modeling.preprocess import normalize
 
-from ..structures.batch import ClipSample
+from ..structures.batch import LABEL_GT, LABEL_NONE, ClipSample
 from ..utils.labels import VOID_ID
 from .augment import (
     AugConfig,
@@ -76,6 +78,10 @@ class ClipParams:
     resize_max_dim: int = 1200
     pixel_mean: tuple[float, ...] = (123.675, 116.28, 103.53)
     pixel_std: tuple[float, ...] = (58.395, 57.12, 57.375)
+    # self-training only (TRAINING.SELF_TRAINING.*): label unlabelled frames with pseudo-labels
+    # whose least confidence over the clip's objects reaches min_pseudo_confidence
+    use_pseudo_labels: bool = True
+    min_pseudo_confidence: float = 0.7
 
     @classmethod
     def from_config(cls, cfg) -> ClipParams:
@@ -97,6 +103,8 @@ class ClipParams:
             resize_max_dim=i.MAX_DIM,
             pixel_mean=tuple(i.PIXEL_MEAN),
             pixel_std=tuple(i.PIXEL_STD),
+            use_pseudo_labels=bool(t.SELF_TRAINING.USE_PSEUDO_LABELS),
+            min_pseudo_confidence=float(t.SELF_TRAINING.MIN_CONFIDENCE),
         )
 
 
@@ -223,8 +231,16 @@ class PseudoClipMapper:
         return _finalize(views, orig_ids, [True] * p.num_frames, size, p, meta)
 
 
+# One other frame's label: (index mask or None, LABEL_* source, confidence).
+FrameLabel = tuple[np.ndarray | None, int, float]
+
+
 class VideoClipMapper:
     """VideoRecord -> dense or sparse video clip."""
+
+    # ClipSample.label_source / label_confidence are attached (self-training); otherwise they stay
+    # None and every valid frame counts as ground truth
+    label_sources = False
 
     def __init__(self, params: ClipParams, aug: AugConfig, sparse: bool, max_ref_tries: int = 5) -> None:
         self.p, self.aug, self.sparse, self.max_ref_tries = params, aug, sparse, max_ref_tries
@@ -281,29 +297,68 @@ class VideoClipMapper:
         window = self.dense_window(record, ref, scale)
         return [ref, *window] if len(window) >= k else []
 
+    def pseudo_frames(
+        self, record: VideoRecord, ref: int, scale: float = 1.0, objects: tuple[int, ...] | None = None
+    ) -> list[int]:
+        """Pseudo-labelled frames a clip with reference ``ref`` can supervise: none for dense and
+        sparse video (self-training overrides this)."""
+        return []
+
+    def sparse_windows(self, record: VideoRecord, ref: int, scale: float = 1.0) -> tuple[list[list[int]], list[int]]:
+        """Sparse video: ``(sides, both)``. ``sides``: the windows before and after ``ref``
+        (``MIN_CLIP_DELTA`` .. ``MAX_CLIP_DELTA x scale`` frames away) that hold the T-1 other
+        frames; a clip draws from one of them at random. ``both``: the two windows together, used
+        when neither side is long enough."""
+        p = self.p
+        k = p.num_frames - 1
+        d_max = max(p.min_delta, int(round(p.max_delta * scale)))
+        n = len(record)
+        before = list(range(max(0, ref - d_max), ref - p.min_delta + 1))
+        after = list(range(ref + p.min_delta, min(n, ref + d_max + 1)))
+        return [s for s in (before, after) if len(s) >= k], before + after
+
+    def window_frames(self, record: VideoRecord, ref: int, scale: float = 1.0) -> list[int]:
+        """Sparse video: every frame a clip with reference ``ref`` can draw (sorted; [] when the
+        video is too short for a clip)."""
+        k = self.p.num_frames - 1
+        if k == 0:
+            return []
+        sides, both = self.sparse_windows(record, ref, scale)
+        if sides:
+            return sorted({f for s in sides for f in s})
+        return sorted(both) if len(both) >= k else []
+
     def _others(self, record: VideoRecord, ref: int, scale: float, rng: np.random.Generator) -> list[int]:
         p = self.p
         k = p.num_frames - 1
         if k == 0:
             return []
-        d_max = max(p.min_delta, int(round(p.max_delta * scale)))
         if not self.sparse:
             window = self.dense_window(record, ref, scale)
             if len(window) < k:
                 raise EmptyClip(f"video {record.video_id}: too few annotated frames after {ref}")
             return sorted(int(x) for x in rng.choice(window, size=k, replace=False))
         n = len(record)
-        before = list(range(max(0, ref - d_max), ref - p.min_delta + 1))
-        after = list(range(ref + p.min_delta, min(n, ref + d_max + 1)))
-        sides = [s for s in (before, after) if len(s) >= k]
+        sides, both = self.sparse_windows(record, ref, scale)
         if sides:
             window = sides[int(rng.integers(0, len(sides)))]
         else:
-            window = before + after
+            window = both
             if len(window) < k:
                 raise EmptyClip(f"video {record.video_id}: {n} frames are too few for a {p.num_frames}-frame clip")
         picked = rng.choice(window, size=k, replace=False)
         return sorted((int(x) for x in picked), key=lambda f: abs(f - ref))
+
+    def _label_others(self, record: VideoRecord, others: list[int], chosen: list[int]) -> list[FrameLabel]:
+        """The label of each other frame: dense, its ground truth; sparse, none."""
+        if self.sparse:
+            return [(None, LABEL_NONE, 0.0)] * len(others)
+        return [(record.load_mask(f), LABEL_GT, 1.0) for f in others]
+
+    @property
+    def mode_name(self) -> str:
+        """``meta["mode"]`` of the clips."""
+        return "sparse" if self.sparse else "dense"
 
     # -- mapping --------------------------------------------------------------------------
     def __call__(
@@ -334,7 +389,8 @@ class VideoClipMapper:
         others = self._others(record, ref, delta_scale, rng)
         frame_idx = [ref, *others]
         chosen = _choose(ids, p.max_objects, rng)
-        masks = [ref_mask] + [record.load_mask(f) if not self.sparse else np.zeros_like(ref_mask) for f in others]
+        labels = self._label_others(record, others, chosen)
+        masks = [ref_mask] + [np.zeros_like(ref_mask) if m is None else m for m, _, _ in labels]
         h, w = ref_mask.shape
         views: list[View] = []
         for f, m in zip(frame_idx, masks, strict=True):
@@ -359,14 +415,18 @@ class VideoClipMapper:
             "dataset": record.dataset,
             "video_id": record.video_id,
             "frame_indices": frame_idx,
-            "mode": "sparse" if self.sparse else "dense",
+            "mode": self.mode_name,
             "geometric": geo,
             "flipped": flipped,
             "orig_size": (int(h), int(w)),
         }
         size = dims_size(h, w, p.resize_min_dim, p.resize_max_dim)
-        valid = [True] + [not self.sparse] * (p.num_frames - 1)
-        return _finalize(views, chosen, valid, size, p, meta)
+        valid = [True] + [src != LABEL_NONE for _, src, _ in labels]
+        sample = _finalize(views, chosen, valid, size, p, meta)
+        if self.label_sources:
+            sample.label_source = torch.tensor([LABEL_GT] + [src for _, src, _ in labels], dtype=torch.int8)
+            sample.label_confidence = torch.tensor([1.0] + [c for _, _, c in labels], dtype=torch.float32)
+        return sample
 
 
 # record -> ClipSample; ``sparse`` says whether only the reference frame has ground truth

@@ -13,7 +13,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["ClipSample", "ClipBatch", "collate_clips"]
+__all__ = ["ClipSample", "ClipBatch", "collate_clips", "LABEL_NONE", "LABEL_GT", "LABEL_PSEUDO"]
+
+# Where a clip frame's mask came from (``label_source``); self-training weighs them differently.
+LABEL_NONE, LABEL_GT, LABEL_PSEUDO = 0, 1, 2
 
 
 @dataclass
@@ -23,6 +26,9 @@ class ClipSample:
     frames: [T, 3, h, w] float32, normalised (pixels outside the warped image are 0 = mean colour)
     masks: [T, h, w] int64, 0 = background, 1..I objects (zeros where no GT exists)
     mask_valid: [T] bool, presence: [T, I] bool, meta: dataset/ids/frames/augmentation notes.
+    label_source: [T] int8 (LABEL_NONE / LABEL_GT / LABEL_PSEUDO) and label_confidence: [T] float32
+    (1 for ground truth, the pseudo-label's confidence, 0 without a label); None = every valid
+    frame is ground truth (all mappers but self-training's).
     """
 
     frames: Tensor
@@ -30,6 +36,8 @@ class ClipSample:
     mask_valid: Tensor
     presence: Tensor
     meta: dict[str, Any] = field(default_factory=dict)
+    label_source: Tensor | None = None
+    label_confidence: Tensor | None = None
 
     @property
     def num_objects(self) -> int:
@@ -47,6 +55,8 @@ class ClipBatch:
     num_objects: Tensor  # [B] int64: I of each sample
     image_sizes: list[tuple[int, int]]  # unpadded (h, w) per sample
     meta: list[dict]  # dataset, image/video id, frame indices, original ids, ...
+    label_source: Tensor | None = None  # [B, T] int8 LABEL_*; None = valid frames are ground truth
+    label_confidence: Tensor | None = None  # [B, T] float32; None = 1 on valid frames
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> ClipBatch:
         """Move the tensors (meta and sizes stay on the host)."""
@@ -58,6 +68,8 @@ class ClipBatch:
             num_objects=self.num_objects.to(device, non_blocking=non_blocking),
             image_sizes=list(self.image_sizes),
             meta=list(self.meta),
+            label_source=_opt(self.label_source, lambda x: x.to(device, non_blocking=non_blocking)),
+            label_confidence=_opt(self.label_confidence, lambda x: x.to(device, non_blocking=non_blocking)),
         )
 
     def pin_memory(self) -> ClipBatch:
@@ -70,10 +82,16 @@ class ClipBatch:
             self.num_objects.pin_memory(),
             self.image_sizes,
             self.meta,
+            _opt(self.label_source, Tensor.pin_memory),
+            _opt(self.label_confidence, Tensor.pin_memory),
         )
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
+
+
+def _opt(x: Tensor | None, fn) -> Tensor | None:
+    return None if x is None else fn(x)
 
 
 def collate_clips(samples: list[ClipSample], size_divisibility: int = 32) -> ClipBatch:
@@ -104,4 +122,15 @@ def collate_clips(samples: list[ClipSample], size_divisibility: int = 32) -> Cli
         num_objects=torch.tensor([s.num_objects for s in samples], dtype=torch.int64),
         image_sizes=[(int(s.frames.shape[-2]), int(s.frames.shape[-1])) for s in samples],
         meta=[s.meta for s in samples],
+        **_collate_label_sources(samples),
     )
+
+
+def _collate_label_sources(samples: list[ClipSample]) -> dict[str, Tensor | None]:
+    """[B, T] label sources and confidences; samples without them count their valid frames as
+    ground truth (confidence 1). None when no sample carries them."""
+    if all(s.label_source is None for s in samples):
+        return {"label_source": None, "label_confidence": None}
+    src = [s.label_source if s.label_source is not None else s.mask_valid.to(torch.int8) * LABEL_GT for s in samples]
+    conf = [s.label_confidence if s.label_confidence is not None else s.mask_valid.to(torch.float32) for s in samples]
+    return {"label_source": torch.stack(src).to(torch.int8), "label_confidence": torch.stack(conf).float()}

@@ -18,8 +18,9 @@ from ..config import CfgNode
 from ..data.augment import AugConfig
 from ..data.build import DATA_KINDS, DataKind, TrainLoader, build_train_loader
 from ..data.clips import ClipMapper, ClipParams, PseudoClipMapper, VideoClipMapper
+from ..data.self_training_clips import SelfTrainingClipMapper
 from ..utils.registry import Registry
-from .regimes import ClipRegime, DenseVideoRegime, SparseVideoRegime, StaticImageRegime
+from .regimes import ClipRegime, DenseVideoRegime, SelfTrainingRegime, SparseVideoRegime, StaticImageRegime
 
 __all__ = ["MODES", "TrainingMode", "build_regime", "build_train_data", "get_mode", "register_mode"]
 
@@ -103,3 +104,4 @@ register_mode(
 register_mode(
     TrainingMode("sparse_video", SparseVideoRegime.from_config, "video", partial(VideoClipMapper, sparse=True))
 )
+register_mode(TrainingMode("self_training", SelfTrainingRegime.from_config, "video", SelfTrainingClipMapper))

@@ -12,7 +12,8 @@ presence [B,T,I_max], num_objects [B]) and runs, per group of samples with the s
    stride 4, bilinear to stride 8, detached unless DETACH_INTERMEDIATE_MASKS is false, background
    = grid cell x (1 - sum fg)); steps with an already computed trace are reused;
 4. the loss on the supervised predictions (all of them for static_image / dense_video, only
-   those that return to the annotated frame 0 for sparse_video), with objects that are no longer
+   those that return to the annotated frame 0 for sparse_video, those whose target frame carries
+   a label with a non-zero weight for self_training), with objects that are no longer
    trackable in a cycle (absent from every source frame of some step so far) turned into
    background in the target.
 
@@ -32,6 +33,7 @@ from ..config import CfgNode
 from ..modeling.hodor_model import HODOR
 from ..modeling.masks import encoder_masks_from_index, encoder_masks_from_probs, first_object_channel, merge_bg_logits
 from ..structures import ClipBatch
+from ..structures.batch import LABEL_GT, LABEL_PSEUDO
 from .cycles import CycleSchedule, Step
 from .losses import IGNORE_INDEX, mean_iou, segmentation_loss
 
@@ -47,6 +49,7 @@ class Prediction:
     logits: Tensor
     target: Tensor
     supervised: bool
+    weight: Tensor | None = None  # [b] loss weight per sample (self-training); None = 1
 
 
 @dataclass
@@ -71,6 +74,7 @@ class GroupOutput:
     encoder_calls: list[EncoderCall] = field(default_factory=list)
     pred_logits: Tensor | None = None  # [b, 1+I, N, H, W] supervised, merged, upsampled
     targets: Tensor | None = None  # [b, N, H, W]
+    weights: Tensor | None = None  # [b, N] per-prediction loss weights; None = unweighted
     keepalive: Tensor | float = 0.0  # 0 * (features HODOR does not use), see ClipRegime._run_group
 
 
@@ -90,6 +94,9 @@ class ClipRegime:
     """Shared cycle-unrolling logic; subclasses only decide which predictions are supervised."""
 
     supervise_only_reference = False
+    # a batch without any supervised prediction is an error (a mistake in TRAINING.CYCLES or the
+    # regime); self-training allows it (every pseudo-label of the batch below MIN_CONFIDENCE)
+    require_supervision = True
 
     def __init__(
         self,
@@ -135,12 +142,18 @@ class ClipRegime:
             keepalive = keepalive + g.keepalive
             if g.pred_logits is None:
                 continue
-            term = segmentation_loss(g.pred_logits, g.targets, self.dice, self.ce_weight, self.dice_weight)
+            term = segmentation_loss(
+                g.pred_logits, g.targets, self.dice, self.ce_weight, self.dice_weight, weights=g.weights
+            )
             for k, v in term.items():
                 losses[k] = losses.get(k, 0.0) + v * (len(idx) / total)
             ious.append(mean_iou(g.pred_logits.detach(), g.targets))
         if not losses:
-            raise ValueError("the batch produced no supervised prediction (check TRAINING.CYCLES and the regime)")
+            if self.require_supervision:
+                raise ValueError("the batch produced no supervised prediction (check TRAINING.CYCLES and the regime)")
+            # nothing to learn from this batch: an exact zero that is still part of the graph
+            zero = sum((p.logits.float().sum() * 0.0 for g in groups for p in g.predictions), batch.frames.sum() * 0.0)
+            losses = {"loss_ce": zero, "loss_dice": zero.clone()}
         metrics = {"iou": torch.stack(ious).mean()} if ious else {}
         return RegimeOutput(losses=losses, metrics=metrics, groups=groups, keepalive=keepalive)
 
@@ -163,6 +176,7 @@ class ClipRegime:
             masks, presence, count = _drop_vanishing_objects(masks, presence, count)
         # Frames without ground truth give no presence information: treat objects as present.
         presence = presence | ~valid[..., None]
+        frame_w = self.frame_weights(batch, idx_d, valid)  # [b, T] or None
         out = GroupOutput(sample_index=idx, num_objects=count)
 
         feats = model.extract_features(frames.flatten(0, 1))
@@ -198,9 +212,15 @@ class ClipRegime:
                     new = self._reencode(model, logits, f8[:, step.tgt], step.tgt, out if record else None, num_bg)
                     desc[step.tgt] = new
                 cache[trace] = new
-                target = _target(masks[:, step.tgt], valid[:, step.tgt], trackable)
-                supervised = step.tgt == 0 if self.supervise_only_reference else True
-                out.predictions.append(Prediction(ci, step, logits, target, supervised))
+                weight = None
+                if frame_w is None:
+                    target = _target(masks[:, step.tgt], valid[:, step.tgt], trackable)
+                    supervised = step.tgt == 0 if self.supervise_only_reference else True
+                else:  # a sample whose target frame has weight 0 is not supervised there
+                    weight = frame_w[:, step.tgt]
+                    target = _target(masks[:, step.tgt], valid[:, step.tgt] & (weight > 0), trackable)
+                    supervised = bool((weight > 0).any())
+                out.predictions.append(Prediction(ci, step, logits, target, supervised, weight))
 
         sup = [p for p in out.predictions if p.supervised]
         if sup:
@@ -210,7 +230,17 @@ class ClipRegime:
             ]
             out.pred_logits = torch.stack(merged, dim=2)  # [b, 1+I, N, H, W]
             out.targets = torch.stack([p.target for p in sup], dim=1)  # [b, N, H, W]
+            if frame_w is not None:
+                weights = torch.stack([p.weight for p in sup], dim=1)  # [b, N]
+                # all ones: the unweighted loss, bit for bit (self-training without pseudo-labels = sparse)
+                out.weights = None if bool((weights == 1).all()) else weights
         return out
+
+    def frame_weights(self, batch: ClipBatch, idx: Tensor, valid: Tensor) -> Tensor | None:
+        """Loss weight of predictions on each frame ``[b, T]`` for the samples ``idx`` (0 = not
+        supervised); None (every regime but self-training) = supervision decided by
+        ``supervise_only_reference`` alone, unweighted."""
+        return None
 
     def _reencode(
         self, model: HODOR, logits: Tensor, f8: Tensor, frame: int, out: GroupOutput | None, num_bg: int
@@ -267,6 +297,75 @@ class SparseVideoRegime(ClipRegime):
     """One annotated frame (frame 0): only predictions that return to it are supervised (cycle consistency)."""
 
     supervise_only_reference = True
+
+
+class SelfTrainingRegime(ClipRegime):
+    """Self-training (TRAINING.MODE = self_training): dense-style supervision of every prediction
+    whose target frame carries a label, weighted by where the label came from.
+
+    Clips come from ``hodor.data.self_training_clips.SelfTrainingClipMapper`` (``label_source`` /
+    ``label_confidence`` per frame). Per-prediction weights (TRAINING.SELF_TRAINING.*), by target
+    frame:
+
+    * frame 0, the labelled reference (the cycle-consistency returns): CYCLE_WEIGHT;
+    * a ground-truth frame: 1;
+    * a pseudo-labelled frame: PSEUDO_WEIGHT, times its confidence when WEIGHT_BY_CONFIDENCE;
+      0 when USE_PSEUDO_LABELS is off (the mapper then labels no frame so; the regime agrees
+      whatever mapper built the batch);
+    * no label: 0.
+
+    A prediction with weight 0 is not supervised (its target is ignored). A batch without
+    ``label_source`` counts its valid frames as ground truth. With USE_PSEUDO_LABELS off,
+    CYCLE_WEIGHT 1 and no other ground truth in the windows this is the sparse-video loss exactly.
+    """
+
+    require_supervision = False
+
+    def __init__(
+        self,
+        *args,
+        pseudo_weight: float = 1.0,
+        weight_by_confidence: bool = False,
+        cycle_weight: float = 1.0,
+        use_pseudo_labels: bool = True,
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        for name, v in (("PSEUDO_WEIGHT", pseudo_weight), ("CYCLE_WEIGHT", cycle_weight)):
+            if not (v >= 0 and v < float("inf")):
+                raise ValueError(f"TRAINING.SELF_TRAINING.{name} must be a finite number >= 0, got {v!r}")
+        self.pseudo_weight, self.weight_by_confidence = float(pseudo_weight), bool(weight_by_confidence)
+        self.cycle_weight, self.use_pseudo_labels = float(cycle_weight), bool(use_pseudo_labels)
+
+    @classmethod
+    def from_config(cls, cfg: CfgNode) -> SelfTrainingRegime:
+        t, st = cfg.TRAINING, cfg.TRAINING.SELF_TRAINING
+        return cls(
+            cycles=t.CYCLES,
+            detach_masks=t.DETACH_INTERMEDIATE_MASKS,
+            dice=t.DICE,
+            ce_weight=t.CE_WEIGHT,
+            dice_weight=t.DICE_WEIGHT,
+            pseudo_weight=st.PSEUDO_WEIGHT,
+            weight_by_confidence=st.WEIGHT_BY_CONFIDENCE,
+            cycle_weight=st.CYCLE_WEIGHT,
+            use_pseudo_labels=st.USE_PSEUDO_LABELS,
+        )
+
+    def frame_weights(self, batch: ClipBatch, idx: Tensor, valid: Tensor) -> Tensor:
+        if batch.label_source is None:
+            source = valid.to(torch.int8) * LABEL_GT  # [b, T]
+            conf = valid.float()
+        else:
+            source = batch.label_source.index_select(0, idx)
+            conf = batch.label_confidence.index_select(0, idx).float()
+        w = torch.zeros(valid.shape, dtype=torch.float32, device=valid.device)
+        w = torch.where(source == LABEL_GT, torch.ones_like(w), w)
+        if self.use_pseudo_labels:
+            pw = conf * self.pseudo_weight if self.weight_by_confidence else torch.full_like(w, self.pseudo_weight)
+            w = torch.where(source == LABEL_PSEUDO, pw, w)
+        w[:, 0] = self.cycle_weight
+        return w * valid
 
 
 class TrainingModule(nn.Module):

@@ -6,8 +6,9 @@ import pytest
 
 from hodor.config import load_config
 from hodor.data.clips import PseudoClipMapper, VideoClipMapper
+from hodor.data.self_training_clips import SelfTrainingClipMapper
 from hodor.training.modes import MODES, TrainingMode, build_regime, build_train_data, get_mode, register_mode
-from hodor.training.regimes import DenseVideoRegime, SparseVideoRegime, StaticImageRegime
+from hodor.training.regimes import DenseVideoRegime, SelfTrainingRegime, SparseVideoRegime, StaticImageRegime
 from hodor.utils.registry import UnknownNameError
 
 # The original HODOR's three training modes (hodor-reference §2.3, §2.6): static images become
@@ -17,6 +18,8 @@ EXPECTED = {
     "static_image": ("image", PseudoClipMapper, False, StaticImageRegime),
     "dense_video": ("video", VideoClipMapper, False, DenseVideoRegime),
     "sparse_video": ("video", VideoClipMapper, True, SparseVideoRegime),
+    # beyond the paper (issue 18): sparse-video clips whose unlabelled frames take pseudo-labels
+    "self_training": ("video", SelfTrainingClipMapper, True, SelfTrainingRegime),
 }
 
 
@@ -30,10 +33,10 @@ def test_each_mode_registers_regime_kind_and_mapper_together(name):
     assert type(mapper) is mapper_type and mapper.sparse is sparse
     regime = build_regime(cfg)
     assert type(regime) is regime_type
-    assert regime.supervise_only_reference is sparse
+    assert regime.supervise_only_reference is (sparse and name == "sparse_video")
 
 
-def test_registered_modes_are_exactly_the_three():
+def test_registered_modes_are_exactly_the_four():
     assert MODES.names() == sorted(EXPECTED)
 
 
@@ -44,7 +47,10 @@ def test_unknown_mode_lists_the_registered_modes():
             build(cfg)
         msg = str(e.value)
         assert "No training mode named 'static_imag'" in msg
-        assert "Available: dense_video, sparse_video, static_image." in msg and "Did you mean 'static_image'?" in msg
+        assert (
+            "Available: dense_video, self_training, sparse_video, static_image." in msg
+            and "Did you mean 'static_image'?" in msg
+        )
 
 
 def test_a_mode_is_registered_once_and_with_a_known_data_kind():

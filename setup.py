@@ -60,6 +60,7 @@ setup(
             "hodor-train = hodor.cli.train:train_main",
             "hodor-eval-vos = hodor.cli.eval_vos:main",
             "hodor-pseudo-label = hodor.cli.pseudo_label:main",
+            "hodor-self-train = hodor.cli.self_train:main",
             "hodor-infer-video = hodor.cli.infer_video:main",
             "hodor-synthetic = hodor.data.synthetic:cli",
             "hodor-recipe-report = hodor.training.recipe_report:main",

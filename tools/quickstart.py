@@ -8,12 +8,16 @@
    trivial baseline that copies the first-frame mask to every frame;
 4. fine-tune with the **sparse-video** regime (one annotated frame per video, cycle
    consistency) and evaluate again;
-5. write overlay videos of a few held-out sequences and ``results.md`` with the tables.
+5. **self-training**: one round of pseudo-labelling the unlabelled training-video frames with the
+   sparse-video model (``hodor-pseudo-label``), then training on the same labelled frames plus the
+   confident pseudo-labels (``TRAINING.MODE self_training``, ``hodor-self-train``); evaluate again;
+6. write overlay videos of a few held-out sequences and ``results.md`` with the tables.
 
     python tools/quickstart.py --out output/quickstart --seed 0
     python tools/quickstart.py --fast          # a few iterations on tiny data (used by the tests)
 
-Everything lands under ``--out``: ``data/``, ``static_image/`` and ``sparse_video/`` (checkpoints,
+Everything lands under ``--out``: ``data/``, ``static_image/``, ``sparse_video/`` and
+``self_training/round_1/{pseudo_labels,train}`` (checkpoints,
 TensorBoard logs in ``tb/`` with mask images, metrics.json, log.txt), ``eval_*/`` (predicted
 PNGs and the official-format CSVs), ``videos/*.mp4`` and ``results.md``.
 """
@@ -33,6 +37,7 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STATIC_CFG = os.path.join(REPO, "configs", "quickstart", "static_image_r18.yaml")
 SPARSE_CFG = os.path.join(REPO, "configs", "quickstart", "sparse_video_r18.yaml")
+SELF_CFG = os.path.join(REPO, "configs", "quickstart", "self_training_r18.yaml")
 # --fast: the same pipeline, shortened to a smoke test (seconds, not minutes).
 FAST_OPTS = [
     "SOLVER.MAX_ITER",
@@ -43,6 +48,10 @@ FAST_OPTS = [
     "1",
     "SOLVER.IMAGE_LOG_PERIOD",
     "1",
+    # a 2-iteration model is confident about nothing: keep every pseudo-label so that the smoke
+    # test still trains on them (only the self-training stage reads this key)
+    "TRAINING.SELF_TRAINING.MIN_CONFIDENCE",
+    "0.0",
 ]
 METRICS = ["J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay"]
 
@@ -55,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed for data generation and training")
     p.add_argument("--fast", action="store_true", help="tiny data and 2 iterations per stage (smoke test)")
     p.add_argument("--skip-sparse", action="store_true", help="stop after static-image training and evaluation")
+    p.add_argument(
+        "--skip-self-training", action="store_true", help="stop after sparse-video fine-tuning and evaluation"
+    )
     p.add_argument("--num-videos", type=int, default=3, help="overlay videos to write")
     p.add_argument("opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE overrides for both training stages")
     return p.parse_args(argv)
@@ -154,20 +166,48 @@ def write_overlays(davis_root: str, results_dir: str, video_dir: str, num: int) 
     return written
 
 
-def stage_labels(run_dir: str) -> int:
-    """Labels a training stage used (labelled images + labelled video frames), from its annotation_cost.json."""
-    from hodor.training.annotation_cost import ANNOTATION_COST_FILE, labels_used
+def stage_cost(run_dir: str) -> dict:
+    """A training stage's annotation_cost.json (labelled images / video frames, pseudo-labelled frames)."""
+    from hodor.training.annotation_cost import ANNOTATION_COST_FILE
 
     with open(os.path.join(run_dir, ANNOTATION_COST_FILE), encoding="utf-8") as fh:
-        return labels_used(json.load(fh))
+        return json.load(fh)
 
 
-def table(rows: list[tuple[str, dict]], labels: dict[str, int] | None = None) -> str:
-    """Markdown table; ``labels``: row name -> labels used in training (cumulative over stages)."""
-    labels = labels or {}
-    head = "| method | labels used | " + " | ".join(METRICS) + " |\n|---|---|" + "---|" * len(METRICS) + "\n"
+def stage_labels(run_dir: str) -> int:
+    """Labels a training stage used (labelled images + labelled video frames), from its annotation_cost.json."""
+    from hodor.training.annotation_cost import labels_used
+
+    return labels_used(stage_cost(run_dir))
+
+
+def self_training(weights: str, out_dir: str, opts: list[str]) -> str:
+    """One round of pseudo-labelling + self-training from ``weights``; returns the round's final checkpoint."""
+    from hodor.cli.self_train import run_self_training
+
+    if os.path.isdir(out_dir):  # a re-run starts the stage over, as train() does with overwrite
+        shutil.rmtree(out_dir)
+    state = run_self_training(SELF_CFG, weights, out_dir, opts)
+    return state["final_weights"]
+
+
+def table(
+    rows: list[tuple[str, dict]], labels: dict[str, int] | None = None, pseudo: dict[str, int] | None = None
+) -> str:
+    """Markdown table; ``labels``: row name -> ground-truth labels used in training (cumulative
+    over stages); ``pseudo``: row name -> pseudo-labelled frames used."""
+    labels, pseudo = labels or {}, pseudo or {}
+    head = (
+        "| method | labels used | pseudo-labels | "
+        + " | ".join(METRICS)
+        + " |\n|---|---|---|"
+        + "---|" * len(METRICS)
+        + "\n"
+    )
     return head + "".join(
-        f"| {name} | {labels.get(name, '')} | " + " | ".join(f"{m[k]:.3f}" for k in METRICS) + " |\n"
+        f"| {name} | {labels.get(name, '')} | {pseudo.get(name, 0)} | "
+        + " | ".join(f"{m[k]:.3f}" for k in METRICS)
+        + " |\n"
         for name, m in rows
     )
 
@@ -226,19 +266,42 @@ def main(argv: list[str] | None = None) -> int:
         labels[rows[-1][0]] = labels[rows[1][0]] + stage_labels(os.path.join(out, "sparse_video"))
         best_pred = sparse_pred
 
+    pseudo: dict[str, int] = {}
+    if not args.skip_sparse and not args.skip_self_training:
+        t0 = time.time()
+        self_dir = os.path.join(out, "self_training")
+        self_w = self_training(sparse_w, self_dir, common)
+        lap("pseudo-labelling + self-training", t0)
+        t0 = time.time()
+        self_res, self_pred = predict_and_evaluate(
+            SELF_CFG, self_w, davis_root, os.path.join(out, "eval_self_training"), eval_opts
+        )
+        lap("self-training evaluation", t0)
+        rows.append(("+ self-training (1 pseudo-label round)", self_res.global_metrics()))
+        cost = stage_cost(os.path.dirname(self_w))
+        sparse_cost = stage_cost(os.path.join(out, "sparse_video"))
+        # The pseudo-labeller's labelled frames follow the sparse stage's rule (the middle annotated
+        # frame of each training video: PSEUDO_LABEL.LABELLED_FRAMES = TRAINING.SPARSE_REF_FRAME), so
+        # its ground-truth frames are the sparse stage's: only a different count would add labels.
+        extra = cost["labelled_video_frames"] - sparse_cost["labelled_video_frames"]
+        labels[rows[-1][0]] = labels[rows[-2][0]] + max(extra, 0) + int(cost.get("labelled_images", 0))
+        pseudo[rows[-1][0]] = int(cost["pseudo_labelled_frames"])
+        best_pred = self_pred
+
     t0 = time.time()
     videos = write_overlays(davis_root, best_pred, os.path.join(out, "videos"), args.num_videos)
     lap("overlay videos", t0)
 
     total = time.time() - t_start
-    text = table(rows, labels)
+    text = table(rows, labels, pseudo)
     report = [
         "# hodor quick start results",
         "",
         f"Held-out synthetic DAVIS-layout videos ({davis_root}), scored with hodor's DAVIS evaluator",
         f"(official davis2017-evaluation protocol). Seed {args.seed}, preset `{preset}`.",
         "labels used: ground-truth labels seen in training (labelled images + labelled video frames,",
-        "cumulative over the stages; per dataset in each stage's annotation_cost.json).",
+        "cumulative over the stages; per dataset in each stage's annotation_cost.json); pseudo-labels:",
+        "model-predicted frames the self-training stage could train on (not annotations).",
         "",
         text,
         "Wall time per stage (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()) + f"; total {total:.0f}.",
@@ -257,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                 "preset": preset,
                 "rows": rows,
                 "labels_used": labels,
+                "pseudo_labels_used": pseudo,
                 "seconds": times,
                 "total_seconds": total,
             },

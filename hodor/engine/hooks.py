@@ -13,7 +13,7 @@ import math
 import os
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -117,10 +117,15 @@ class EvalHook(HookBase):
 
 
 class MetricsWriter(HookBase):
-    """Every ``period`` steps: one JSON line in metrics.json, TensorBoard scalars, a log line."""
+    """Every ``period`` steps: one JSON line in metrics.json, TensorBoard scalars, a log line.
 
-    def __init__(self, output_dir: str, period: int) -> None:
+    ``constants``: facts of the whole run (e.g. the annotation cost, ``labels/*``) repeated in
+    every row, so that any row (and a resumed, truncated file) says what the run trained on.
+    """
+
+    def __init__(self, output_dir: str, period: int, constants: Mapping[str, float] | None = None) -> None:
         self.output_dir, self.period = output_dir, period
+        self.constants = dict(constants or {})
         self._json = None
 
     def before_train(self) -> None:
@@ -139,7 +144,7 @@ class MetricsWriter(HookBase):
         if not comm.is_main_process():
             return
         latest = {k: v for k, (v, it) in self.trainer.storage.latest().items() if it == self.trainer.iter}
-        record = {"iteration": done, **latest}
+        record = {"iteration": done, **latest, **self.constants}
         if self._json is not None:
             self._json.write(json.dumps(record) + "\n")
             self._json.flush()

@@ -1,9 +1,11 @@
 """The run's annotation cost on disk and in the log (the counting is ``hodor.data.annotation_cost``).
 
-``OUTPUT_DIR/annotation_cost.json`` rather than a row in ``metrics.json``: metrics.json is a
-time series of per-iteration rows (resume truncates it by iteration, readers plot it by
-iteration); the annotation cost is one fact about the whole run. The same dict is stored in
-every checkpoint (``training_metadata["annotation_cost"]``) and in exported weights.
+``OUTPUT_DIR/annotation_cost.json`` holds the full entry (per dataset). ``metrics.json`` is a
+time series of per-iteration rows (resume truncates it by iteration), so the totals are
+repeated in every row as ``labels/images``, ``labels/video_frames`` and ``labels/pseudo_frames``
+(``annotation_cost_scalars``): any row, and any plot of it, says what the run trained on. The
+same dict is stored in every checkpoint (``training_metadata["annotation_cost"]``) and in
+exported weights.
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ANNOTATION_COST_FILE", "format_annotation_cost", "write_annotation_cost", "labels_used"]
+__all__ = [
+    "ANNOTATION_COST_FILE",
+    "annotation_cost_scalars",
+    "format_annotation_cost",
+    "write_annotation_cost",
+    "labels_used",
+]
 
 ANNOTATION_COST_FILE = "annotation_cost.json"
 
@@ -21,6 +29,15 @@ ANNOTATION_COST_FILE = "annotation_cost.json"
 def labels_used(cost: Mapping[str, Any]) -> int:
     """Labelled images + labelled video frames (ground truth); pseudo-labels are not annotations."""
     return int(cost.get("labelled_images", 0)) + int(cost.get("labelled_video_frames", 0))
+
+
+def annotation_cost_scalars(cost: Mapping[str, Any]) -> dict[str, float]:
+    """The totals as ``labels/*`` scalars, repeated in every metrics.json row of the run."""
+    return {
+        "labels/images": float(cost.get("labelled_images", 0)),
+        "labels/video_frames": float(cost.get("labelled_video_frames", 0)),
+        "labels/pseudo_frames": float(cost.get("pseudo_labelled_frames", 0)),
+    }
 
 
 def format_annotation_cost(cost: Mapping[str, Any]) -> str:

@@ -26,7 +26,7 @@ from ..utils import comm
 from ..utils.device import resolve_device
 from ..utils.logger import get_logger
 from ..utils.training_metadata import ANNOTATION_COST_KEY
-from .annotation_cost import format_annotation_cost, write_annotation_cost
+from .annotation_cost import annotation_cost_scalars, format_annotation_cost, write_annotation_cost
 from .modes import build_regime, build_train_data
 from .regimes import TrainingModule
 
@@ -99,7 +99,7 @@ def build_trainer(
             hooks.append(EvalHook(cfg.TEST.EVAL_PERIOD, eval_fn))
     hooks += [
         ImageWriter(cfg.SOLVER.IMAGE_LOG_PERIOD, list(cfg.INPUT.PIXEL_MEAN), list(cfg.INPUT.PIXEL_STD)),
-        MetricsWriter(cfg.OUTPUT_DIR, cfg.SOLVER.LOG_PERIOD),
+        MetricsWriter(cfg.OUTPUT_DIR, cfg.SOLVER.LOG_PERIOD, annotation_cost_scalars(cost) if cost else None),
         # after MetricsWriter: a checkpoint never runs ahead of its metrics row (a kill between
         # the two then costs a recomputed step, never a lost row)
         PeriodicCheckpointer(cfg.SOLVER.CHECKPOINT_PERIOD),

@@ -115,14 +115,19 @@ class ClipRegime:
 
     @classmethod
     def from_config(cls, cfg: CfgNode) -> ClipRegime:
+        return cls(**cls.config_kwargs(cfg))
+
+    @classmethod
+    def config_kwargs(cls, cfg: CfgNode) -> dict[str, object]:
+        """The constructor arguments read from TRAINING.* (subclasses add their own keys)."""
         t = cfg.TRAINING
-        return cls(
-            cycles=t.CYCLES,
-            detach_masks=t.DETACH_INTERMEDIATE_MASKS,
-            dice=t.DICE,
-            ce_weight=t.CE_WEIGHT,
-            dice_weight=t.DICE_WEIGHT,
-        )
+        return {
+            "cycles": t.CYCLES,
+            "detach_masks": t.DETACH_INTERMEDIATE_MASKS,
+            "dice": t.DICE,
+            "ce_weight": t.CE_WEIGHT,
+            "dice_weight": t.DICE_WEIGHT,
+        }
 
     def schedule(self, num_frames: int) -> CycleSchedule:
         if num_frames not in self._schedules:
@@ -340,19 +345,15 @@ class SelfTrainingRegime(ClipRegime):
         self.cycle_weight, self.use_pseudo_labels = float(cycle_weight), bool(use_pseudo_labels)
 
     @classmethod
-    def from_config(cls, cfg: CfgNode) -> SelfTrainingRegime:
-        t, st = cfg.TRAINING, cfg.TRAINING.SELF_TRAINING
-        return cls(
-            cycles=t.CYCLES,
-            detach_masks=t.DETACH_INTERMEDIATE_MASKS,
-            dice=t.DICE,
-            ce_weight=t.CE_WEIGHT,
-            dice_weight=t.DICE_WEIGHT,
-            pseudo_weight=st.PSEUDO_WEIGHT,
-            weight_by_confidence=st.WEIGHT_BY_CONFIDENCE,
-            cycle_weight=st.CYCLE_WEIGHT,
-            use_pseudo_labels=st.USE_PSEUDO_LABELS,
-        )
+    def config_kwargs(cls, cfg: CfgNode) -> dict[str, object]:
+        st = cfg.TRAINING.SELF_TRAINING
+        return {
+            **super().config_kwargs(cfg),
+            "pseudo_weight": st.PSEUDO_WEIGHT,
+            "weight_by_confidence": st.WEIGHT_BY_CONFIDENCE,
+            "cycle_weight": st.CYCLE_WEIGHT,
+            "use_pseudo_labels": st.USE_PSEUDO_LABELS,
+        }
 
     def frame_weights(self, batch: ClipBatch, idx: Tensor, valid: Tensor) -> Tensor:
         if batch.label_source is None:

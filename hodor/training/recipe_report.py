@@ -34,6 +34,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from ..utils.errors import run_cli
+
 __all__ = ["batch_stats", "collect", "main"]
 
 
@@ -121,7 +123,7 @@ def _table(report: dict) -> str:
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _main(argv: Sequence[str] | None) -> int:
     p = argparse.ArgumentParser(description="Statistics of the training batches a config produces.")
     p.add_argument("--config-file", default="", metavar="FILE")
     p.add_argument("--num-batches", type=int, default=50, help="global batches (SOLVER.IMS_PER_BATCH samples) to draw")
@@ -148,6 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     print(json.dumps(report, indent=None if args.json else 2) if args.json else _table(report))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point: a config, dataset or folder mistake is one ``error:`` line (exit status 2)."""
+    return run_cli(_main, argv)
 
 
 if __name__ == "__main__":

@@ -62,3 +62,13 @@ def test_report_on_synthetic_data_shows_the_original_recipe(syn_root, capsys, mo
                  "SOLVER.MAX_SAMPLES_PER_GPU", "2", "TRAINING.NUM_INSTANCES", "4"]) == 0  # fmt: skip
     old = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert old["mixed_object_counts_in_a_forward"] > 0 and old["aspect_ratio_spread_max"] > 0.1
+
+
+def test_report_names_a_bad_dataset_in_one_line(capsys):
+    """A typo in DATASETS.TRAIN is a user's mistake: one ``error:`` line with the name, exit status 2."""
+    from hodor.training.recipe_report import main
+
+    cfg = os.path.join(REPO, "configs", "quick_schedules", "static_image_tiny.yaml")
+    assert main(["--config-file", cfg, "--num-batches", "1", "DATASETS.TRAIN", "['no_such_dataset']"]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "no_such_dataset" in err and "Traceback" not in err

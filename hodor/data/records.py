@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from ..utils.labels import VOID_ID
+from ..utils.labels import VOID_ID, object_ids
 from .io import DataError, image_size, read_image, read_index_mask
 
 __all__ = ["InstanceAnn", "ImageRecord", "PseudoLabel", "VideoRecord", "VOID_ID", "decode_segmentation"]
@@ -212,7 +212,7 @@ class VideoRecord:
             for obj_id in sorted(ann, key=int):
                 m[decode_segmentation(ann[obj_id], h, w, where) > 0] = int(obj_id)
         if self.declared_objects is not None:
-            ids = {int(v) for v in np.unique(m)} - {0, VOID_ID}
+            ids = set(object_ids(m))
             unknown = sorted(ids - set(self.declared_objects))
             if unknown:
                 raise DataError(
@@ -248,11 +248,7 @@ class VideoRecord:
             first: dict[int, int] = {}
             for i in self.annotated_frames:
                 ann = self.annotations[i]
-                ids = (
-                    {int(k) for k in ann}
-                    if isinstance(ann, dict)
-                    else {int(v) for v in np.unique(self.load_mask(i))} - {0, VOID_ID}
-                )
+                ids = {int(k) for k in ann} if isinstance(ann, dict) else set(object_ids(self.load_mask(i)))
                 for obj in ids:
                     first.setdefault(obj, i)
                 if isinstance(ann, str) and self.declared_objects is None and first:

@@ -33,6 +33,7 @@ from torch import nn
 from ..data.io import DataError, read_index_mask
 from ..inference.predictor import PredictorSnapshot, VideoPredictor
 from ..inference.video_io import OverlayVideoWriter, overlay, split_index_mask
+from ..utils.labels import object_ids as label_ids
 from ..utils.logger import get_logger
 from ..utils.palette import save_index_png
 from .uploads import DecodedClip, Limits, UploadError, decode_clip, decode_frame_files, iter_chunks, upload_suffix
@@ -240,7 +241,7 @@ class Session:
         with self._lock:
             ids: set[int] = set()
             for m in self.annotations.values():
-                ids.update(int(v) for v in np.unique(m) if v not in (0, 255))
+                ids.update(label_ids(m))
             return sorted(ids)
 
     # ------------------------------------------------------------------ propagation

@@ -72,7 +72,7 @@ from ..data.pseudo_labels import (
 )
 from ..data.records import VideoRecord
 from ..utils import comm
-from ..utils.labels import VOID_ID
+from ..utils.labels import object_ids
 from ..utils.logger import get_logger
 from ..utils.palette import save_index_png
 from ..utils.progress import progress_bar
@@ -145,10 +145,6 @@ def _index_map(probs: Tensor, ids: Sequence[int]) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- labelled frames
-def _objects(index: np.ndarray) -> list[int]:
-    return sorted(int(v) for v in np.unique(index) if v not in (0, VOID_ID))
-
-
 def choose_labelled_frames(record: VideoRecord, rule: str) -> list[int]:
     """The frames of ``record`` whose ground truth is given to the pseudo-labeller.
 
@@ -162,7 +158,7 @@ def choose_labelled_frames(record: VideoRecord, rule: str) -> list[int]:
         return list(record.annotated_frames)
     mapper = VideoClipMapper(ClipParams(sparse_ref=rule), AugConfig(), sparse=True)
     for t in mapper.reference_candidates(record, np.random.default_rng(0)):  # no randomness for middle/first
-        if _objects(record.load_mask(t)):
+        if object_ids(record.load_mask(t)):
             return [t]
     return []
 
@@ -181,7 +177,7 @@ def _propagate(
     for t in order:
         prompts = None
         if t in labels:
-            prompts = {oid: labels[t] == oid for oid in _objects(labels[t])}
+            prompts = {oid: labels[t] == oid for oid in object_ids(labels[t])}
         _, probs = predictor.step(record.load_frame(t), prompts, return_probs=True)
         if t in wanted:
             yield t, predictor.object_ids, probs
@@ -230,7 +226,7 @@ def pseudo_label_video(
     for t in labelled:
         m = record.load_mask(t)
         labels[t] = m.astype(np.uint8) if int(m.max(initial=0)) <= 255 else m
-    objects = {t: _objects(m) for t, m in labels.items()}
+    objects = {t: object_ids(m) for t, m in labels.items()}
     _clear_video_dir(video_dir)
     os.makedirs(video_dir, exist_ok=True)
     names = record.frame_names

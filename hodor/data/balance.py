@@ -153,15 +153,24 @@ def image_candidates(records: Sequence[Any], min_area: float, min_dim: float) ->
     return out
 
 
-def video_candidates(records: Sequence[Any], mapper: Any, sparse: bool, seed: int = BALANCE_SEED) -> list[Candidate]:
+def video_candidates(
+    records: Sequence[Any],
+    mapper: Any,
+    sparse: bool,
+    seed: int = BALANCE_SEED,
+    indices: Sequence[int] | None = None,
+) -> list[Candidate]:
     """Dense: one candidate per usable annotated reference frame; sparse: one per video (its
     reference frame chosen by TRAINING.SPARSE_REF_FRAME; "random" is drawn once per video).
 
     Decodes the masks it needs once, at start-up (every usable annotated frame for dense video),
-    because the object count of a frame is only known from its mask.
+    because the object count of a frame is only known from its mask. ``indices``: only these
+    records (in this order), e.g. one rank's share; each record's candidates depend on the record
+    and its index alone, so shares computed apart and merged by index equal the whole.
     """
     out = []
-    for i, r in enumerate(records):
+    for i in range(len(records)) if indices is None else indices:
+        r = records[i]
         refs = mapper.reference_candidates(r, np.random.default_rng([seed, i]))
         h, w = (int(r.height), int(r.width)) if r.height and r.width else r.frame_size(0)
         for t in refs:

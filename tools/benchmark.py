@@ -74,6 +74,18 @@ def _train_breakdown(intervals: list, steps: int) -> dict[str, float]:
     return {k: round(v / n, 4) for k, v in out.items()}
 
 
+def _add_output_args(p: argparse.ArgumentParser) -> None:
+    """The options every subcommand shares: timing clock, JSON output, config overrides."""
+    p.add_argument(
+        "--clock",
+        default="wall",
+        choices=["wall", "cpu"],
+        help="CPU timing: wall seconds, or process CPU seconds (steadier on a shared machine; use with --threads 1)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON line instead of text")
+    p.add_argument("opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE config overrides")
+
+
 def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config-file", default=os.path.join(REPO, "configs", "static_image", "coco_swin_t.yaml"))
     p.add_argument("--height", type=int, default=474, help="unpadded frame height (static recipe: 474)")
@@ -85,14 +97,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="", help="fp32 | bf16 | fp16 (default: the config's)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
-    p.add_argument(
-        "--clock",
-        default="wall",
-        choices=["wall", "cpu"],
-        help="CPU timing: wall seconds, or process CPU seconds (steadier on a shared machine; use with --threads 1)",
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON line instead of text")
-    p.add_argument("opts", nargs=argparse.REMAINDER, default=[])
+    _add_output_args(p)
 
 
 def run_train(args: argparse.Namespace) -> dict:
@@ -315,14 +320,7 @@ def add_infer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rss-at", default="", help="comma-separated frame counts at which to print RSS, e.g. 50,400")
     p.add_argument("--save-masks", default="", help="write the predicted index maps to this .npz")
     p.add_argument("--compare", default="", help="pixel agreement of this run's masks with a --save-masks file")
-    p.add_argument(
-        "--clock",
-        default="wall",
-        choices=["wall", "cpu"],
-        help="CPU timing: wall seconds, or process CPU seconds (steadier on a shared machine; use with --threads 1)",
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON line instead of text")
-    p.add_argument("opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE config overrides")
+    _add_output_args(p)
 
 
 def run_infer(args: argparse.Namespace) -> dict:

@@ -439,23 +439,19 @@ def shared_video_candidates(records: list[Any], mapper: ClipMapper, name: str) -
     if world <= 1:
         return video_candidates(records, mapper, sparse=mapper.sparse)
     rank = comm.get_rank()
+    cands: list[Candidate] = []
+    error: Exception | None = None
     try:
-        mine: tuple[list[Candidate] | None, str | None] = (
-            video_candidates(records, mapper, sparse=mapper.sparse, indices=range(rank, len(records), world)),
-            None,
-        )
+        cands = video_candidates(records, mapper, sparse=mapper.sparse, indices=range(rank, len(records), world))
     except Exception as e:  # noqa: BLE001 - every rank must reach the gather, then all raise
-        mine, error = (None, f"{type(e).__name__}: {e}"), e
-    else:
-        error = None
-    shares = comm.all_gather_object(mine)
-    failed = [(r, msg) for r, (_, msg) in enumerate(shares) if msg is not None]
+        error = e
+    shares = comm.all_gather_object((cands, None if error is None else f"{type(error).__name__}: {error}"))
     if error is not None:
         raise error
-    if failed:
-        r, msg = failed[0]
-        raise DataError(name, f"rank {r} could not read its share of the videos: {msg}")
-    merged = [c for cands, _ in shares for c in cands or []]
+    for r, (_, msg) in enumerate(shares):
+        if msg is not None:
+            raise DataError(name, f"rank {r} could not read its share of the videos: {msg}")
+    merged = [c for share, _ in shares for c in share]
     merged.sort(key=lambda c: c.item)  # stable: a video's candidates keep their order
     return merged
 

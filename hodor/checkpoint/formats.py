@@ -21,6 +21,7 @@ import os
 import pickle
 import re
 import warnings
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,17 +77,20 @@ def _numpy_safe_globals() -> list:
     return out
 
 
-def torch_load_weights_only(path: str) -> Any:
+def torch_load_weights_only(path: str, mmap: bool = False) -> Any:
     """``torch.load(path, weights_only=True)`` with a small allow-list of numpy scalar types.
 
     Never unpickles arbitrary objects. If the file needs other globals, the error names them
     (``torch.serialization.get_unsafe_globals_in_checkpoint``) and explains the way out.
+    ``mmap``: map the tensors instead of reading them (for callers that only need the small
+    non-tensor entries, e.g. the training metadata); ignored for legacy non-zip files, which
+    torch cannot map.
     """
     if not os.path.isfile(path):
         raise CheckpointNotFoundError(f"{path}: no such checkpoint file")
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap and zipfile.is_zipfile(path))
     except pickle.UnpicklingError as e:
         try:
             needed = torch.serialization.get_unsafe_globals_in_checkpoint(path)

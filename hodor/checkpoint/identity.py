@@ -66,7 +66,7 @@ def read_training_metadata(path: str) -> dict[str, Any] | None:
             raise CheckpointError(f"{path}: metadata {SAFETENSORS_KEY!r} is not valid JSON ({e})") from e
         return meta if isinstance(meta, dict) else None
     if path.endswith((".pth", ".pt")):
-        obj = torch_load_weights_only(path)
+        obj = torch_load_weights_only(path, mmap=True)  # only the metadata entry is read
         meta = obj.get(PTH_KEY) if isinstance(obj, Mapping) else None
         return dict(meta) if isinstance(meta, Mapping) else None
     return None

@@ -58,3 +58,13 @@ def test_checkpoint_without_metadata_reads_as_none(tmp_path):
     ck = Checkpointer(torch.nn.Linear(2, 2), str(tmp_path))
     path = ck.save("model_final", 1)
     assert checkpoint_info(path)["annotation_cost"] is None
+
+
+def test_metadata_read_from_legacy_and_zip_pth_files(tmp_path):
+    """The metadata reader maps zip checkpoints (only the small entry is read) and still reads
+    files saved in torch's legacy non-zip format, which cannot be mapped."""
+    obj = {"model": {"w": torch.zeros(4)}, "training_metadata": {"annotation_cost": COST}}
+    zipped, legacy = str(tmp_path / "zip.pth"), str(tmp_path / "legacy.pth")
+    torch.save(obj, zipped)
+    torch.save(obj, legacy, _use_new_zipfile_serialization=False)
+    assert read_training_metadata(zipped) == read_training_metadata(legacy) == {"annotation_cost": COST}
